@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Swift 5 language mode: layers keep per-shape scratch buffers and primitive caches in
+// thread-confined reference types; strict Sendable checking would force locks on hot paths
+// that are only ever touched by one rank's training thread.
+let package = Package(
+    name: "autosam-dist",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "autosam-dist", targets: ["autosam-dist"]),
+        .library(name: "Network", targets: ["Network"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(name: "MPIShim", dependencies: ["CMPI"]),
+        .target(name: "Network", dependencies: ["COpenBLAS"]),
+        .target(name: "Datasets", dependencies: ["CPNG"]),
+        .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets"]),
+        .executableTarget(
+            name: "autosam-dist",
+            dependencies: [
+                "Distributed", "Network", "Datasets",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "MPIShim", "Datasets"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

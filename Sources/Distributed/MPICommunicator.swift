@@ -1,0 +1,96 @@
+import MPIShim
+
+/// MPI_COMM_WORLD through the C shim. Works under mpirun and as a singleton (rank 0 of 1).
+/// MPI can be initialised once per process, so `shared()` initialises lazily and the
+/// process finalises at exit through `finalize()`.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+
+    private init(rank: Int, size: Int) {
+        self.rank = rank
+        self.size = size
+    }
+
+    nonisolated(unsafe) private static var instance: MPICommunicator?
+
+    /// Initialises MPI (thread level FUNNELED: every call comes from the training thread).
+    public static func shared() throws -> MPICommunicator {
+        if let c = instance { return c }
+        var flag: Int32 = 0
+        mpishim_initialized(&flag)
+        if flag == 0 {
+            var provided: Int32 = 0
+            try check(mpishim_init(Int32(MPISHIM_THREAD_FUNNELED), &provided), "MPI_Init_thread")
+        }
+        try check(mpishim_set_errors_return(), "MPI_Comm_set_errhandler")
+        var r: Int32 = 0, s: Int32 = 0
+        try check(mpishim_rank(&r), "MPI_Comm_rank")
+        try check(mpishim_size(&s), "MPI_Comm_size")
+        let c = MPICommunicator(rank: Int(r), size: Int(s))
+        instance = c
+        return c
+    }
+
+    public static func finalize() {
+        var done: Int32 = 0
+        mpishim_finalized(&done)
+        if instance != nil && done == 0 { mpishim_finalize() }
+    }
+
+    public static var libraryVersion: String {
+        var buf = [CChar](repeating: 0, count: 512)
+        mpishim_library_version(&buf, Int32(buf.count))
+        return String(cString: buf)
+    }
+
+    static func check(_ code: Int32, _ op: String) throws {
+        guard code != 0 else { return }
+        var buf = [CChar](repeating: 0, count: 512)
+        mpishim_error_string(code, &buf, Int32(buf.count))
+        throw CommunicatorError(operation: op, message: String(cString: buf))
+    }
+
+    public func allReduceSum(_ buffer: inout [Float]) throws {
+        let n = Int64(buffer.count)
+        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_float($0.baseAddress, n) }, "MPI_Allreduce(float)")
+    }
+
+    public func allReduceSum(_ buffer: inout [Double]) throws {
+        let n = Int64(buffer.count)
+        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_double($0.baseAddress, n) }, "MPI_Allreduce(double)")
+    }
+
+    public func allReduceSum(_ buffer: inout [Int64]) throws {
+        let n = Int64(buffer.count)
+        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_int64($0.baseAddress, n) }, "MPI_Allreduce(int64)")
+    }
+
+    public func allReduceMax(_ buffer: inout [Int64]) throws {
+        let n = Int64(buffer.count)
+        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_max_int64($0.baseAddress, n) }, "MPI_Allreduce(max int64)")
+    }
+
+    public func broadcast(_ buffer: inout [Float], root: Int) throws {
+        let n = Int64(buffer.count)
+        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_bcast_float($0.baseAddress, n, Int32(root)) }, "MPI_Bcast(float)")
+    }
+
+    public func broadcast(bytes: inout [UInt8], root: Int) throws {
+        let n = Int64(bytes.count)
+        try Self.check(bytes.withUnsafeMutableBytes { mpishim_bcast_bytes($0.baseAddress, n, Int32(root)) }, "MPI_Bcast(bytes)")
+    }
+
+    public func barrier() throws { try Self.check(mpishim_barrier(), "MPI_Barrier") }
+
+    public func abort(code: Int32) -> Never {
+        mpishim_abort(code)
+        exit(code)
+    }
+
+    public func wallTime() -> Double { mpishim_wtime() }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
