@@ -1,0 +1,134 @@
+/// Layout ops: concat / slice along an axis (each the other's backward) and permute.
+/// An axis may be negative (counted from the end). Each view of a tensor along `axis` is
+/// `outer` blocks of `size·inner` contiguous values, which the copies move with memcpy-style
+/// `update(from:count:)`.
+public enum Shape {
+    public static func concat(_ xs: [Tensor], axis: Int) -> Tensor {
+        precondition(!xs.isEmpty, "Shape.concat: no tensors")
+        let ax = normalise("Shape.concat", axis, xs[0].rank)
+        var template = xs[0].shape
+        template[ax] = 0
+        var outShape = template
+        for x in xs {
+            var s = x.shape
+            if x.rank == template.count { s[ax] = 0 }
+            precondition(s == template, "Shape.concat: shapes \(xs.map(\.shape)) differ outside axis \(axis)")
+            outShape[ax] += x.shape[ax]
+        }
+        let outer = outShape[..<ax].reduce(1, *), inner = outShape[(ax + 1)...].reduce(1, *)
+        let rowOut = outShape[ax] * inner
+        var y = [Float](repeating: 0, count: outShape.reduce(1, *))
+        y.withUnsafeMutableBufferPointer { yb in
+            var col = 0
+            for x in xs {
+                let row = x.shape[ax] * inner
+                x.data.withUnsafeBufferPointer { xb in
+                    for o in 0..<outer where row > 0 {
+                        (yb.baseAddress! + o * rowOut + col).update(from: xb.baseAddress! + o * row, count: row)
+                    }
+                }
+                col += row
+            }
+        }
+        return Tensor(shape: outShape, data: y)
+    }
+
+    /// Splits dy back into the pieces of sizes `sizes` along `axis`.
+    public static func concatBackward(_ dy: Tensor, sizes: [Int], axis: Int) -> [Tensor] {
+        let ax = normalise("Shape.concatBackward", axis, dy.rank)
+        precondition(sizes.reduce(0, +) == dy.shape[ax],
+                     "Shape.concatBackward: sizes \(sizes) do not add up to dy \(dy.shape) along axis \(axis)")
+        var start = 0
+        return sizes.map { size in
+            defer { start += size }
+            return slice(dy, axis: ax, range: start..<(start + size))
+        }
+    }
+
+    public static func slice(_ x: Tensor, axis: Int, range: Range<Int>) -> Tensor {
+        let ax = normalise("Shape.slice", axis, x.rank)
+        precondition(range.lowerBound >= 0 && range.upperBound <= x.shape[ax],
+                     "Shape.slice: range \(range) out of bounds for x \(x.shape) along axis \(axis)")
+        let outer = x.shape[..<ax].reduce(1, *), inner = x.shape[(ax + 1)...].reduce(1, *)
+        let rowIn = x.shape[ax] * inner, row = range.count * inner, start = range.lowerBound * inner
+        var outShape = x.shape
+        outShape[ax] = range.count
+        var y = [Float](repeating: 0, count: outer * row)
+        x.data.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for o in 0..<outer where row > 0 {
+                    (yb.baseAddress! + o * row).update(from: xb.baseAddress! + o * rowIn + start, count: row)
+                }
+            }
+        }
+        return Tensor(shape: outShape, data: y)
+    }
+
+    /// Zeros of `inputShape` with dy written into the sliced window.
+    public static func sliceBackward(_ dy: Tensor, inputShape: [Int], axis: Int, range: Range<Int>) -> Tensor {
+        let ax = normalise("Shape.sliceBackward", axis, inputShape.count)
+        var expect = inputShape
+        expect[ax] = range.count
+        precondition(dy.shape == expect && range.lowerBound >= 0 && range.upperBound <= inputShape[ax],
+                     "Shape.sliceBackward: dy \(dy.shape) is not input \(inputShape) sliced to \(range) along axis \(axis)")
+        let outer = inputShape[..<ax].reduce(1, *), inner = inputShape[(ax + 1)...].reduce(1, *)
+        let rowIn = inputShape[ax] * inner, row = range.count * inner, start = range.lowerBound * inner
+        var dx = [Float](repeating: 0, count: inputShape.reduce(1, *))
+        dy.data.withUnsafeBufferPointer { gb in
+            dx.withUnsafeMutableBufferPointer { db in
+                for o in 0..<outer where row > 0 {
+                    (db.baseAddress! + o * rowIn + start).update(from: gb.baseAddress! + o * row, count: row)
+                }
+            }
+        }
+        return Tensor(shape: inputShape, data: dx)
+    }
+
+    /// y.shape[i] = x.shape[perm[i]] (torch.permute). Walks the output in order with an
+    /// odometer over its dimensions; the innermost output dimension is a strided read.
+    public static func permute(_ x: Tensor, _ perm: [Int]) -> Tensor {
+        let r = x.rank
+        precondition(perm.count == r && Set(perm) == Set(0..<r),
+                     "Shape.permute: \(perm) is not a permutation of the axes of x \(x.shape)")
+        var inStrides = [Int](repeating: 1, count: r)
+        for i in stride(from: r - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * x.shape[i + 1] }
+        let outShape = perm.map { x.shape[$0] }
+        let strides = perm.map { inStrides[$0] }   // input stride of each output dimension
+        var y = [Float](repeating: 0, count: x.count)
+        guard x.count > 0 else { return Tensor(shape: outShape, data: y) }
+        if r == 0 { return x }
+        let last = outShape[r - 1], lastStride = strides[r - 1]
+        x.data.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                var idx = [Int](repeating: 0, count: r)
+                var src = 0, dst = 0
+                while dst < yb.count {
+                    var s = src
+                    for j in 0..<last { yb[dst + j] = xb[s]; s += lastStride }
+                    dst += last
+                    // advance the odometer over the outer output dimensions
+                    var d = r - 2
+                    while d >= 0 {
+                        idx[d] += 1; src += strides[d]
+                        if idx[d] < outShape[d] { break }
+                        src -= strides[d] * outShape[d]; idx[d] = 0; d -= 1
+                    }
+                }
+            }
+        }
+        return Tensor(shape: outShape, data: y)
+    }
+
+    public static func inversePermutation(_ perm: [Int]) -> [Int] {
+        precondition(Set(perm) == Set(0..<perm.count), "Shape.inversePermutation: \(perm) is not a permutation")
+        var inv = [Int](repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() { inv[p] = i }
+        return inv
+    }
+
+    private static func normalise(_ op: String, _ axis: Int, _ rank: Int) -> Int {
+        let ax = axis < 0 ? rank + axis : axis
+        precondition(ax >= 0 && ax < rank, "\(op): axis \(axis) out of range for rank \(rank)")
+        return ax
+    }
+}
