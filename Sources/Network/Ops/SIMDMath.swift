@@ -97,17 +97,18 @@ func storePartial(_ v: F8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int)
 }
 
 /// out[i] = body(x[i]) for a whole tensor, eight lanes at a time.
+/// The output array is created uninitialised and written once (no zero-fill pass).
 @inline(__always)
 func mapSIMD(_ x: Tensor, _ body: (F8) -> F8) -> Tensor {
-    var out = [Float](repeating: 0, count: x.count)
-    x.data.withUnsafeBufferPointer { xb in
-        out.withUnsafeMutableBufferPointer { ob in
+    let n = x.count
+    let out = [Float](unsafeUninitializedCapacity: n) { ob, written in
+        x.data.withUnsafeBufferPointer { xb in
             guard let xp = xb.baseAddress, let op = ob.baseAddress else { return }
-            let n = xb.count
             var i = 0
             while i + 8 <= n { store8(body(load8(xp, i)), op, i); i += 8 }
             if i < n { storePartial(body(loadPartial(xp, i, n - i)), op, i, n - i) }
         }
+        written = n
     }
     return Tensor(shape: x.shape, data: out)
 }
@@ -116,12 +117,11 @@ func mapSIMD(_ x: Tensor, _ body: (F8) -> F8) -> Tensor {
 @inline(__always)
 func mapSIMD2(_ a: Tensor, _ b: Tensor, op name: String, _ body: (F8, F8) -> F8) -> Tensor {
     precondition(a.shape == b.shape, "\(name): shapes differ: \(a.shape) vs \(b.shape)")
-    var out = [Float](repeating: 0, count: a.count)
-    a.data.withUnsafeBufferPointer { ab in
-        b.data.withUnsafeBufferPointer { bb in
-            out.withUnsafeMutableBufferPointer { ob in
+    let n = a.count
+    let out = [Float](unsafeUninitializedCapacity: n) { ob, written in
+        a.data.withUnsafeBufferPointer { ab in
+            b.data.withUnsafeBufferPointer { bb in
                 guard let ap = ab.baseAddress, let bp = bb.baseAddress, let op = ob.baseAddress else { return }
-                let n = ab.count
                 var i = 0
                 while i + 8 <= n { store8(body(load8(ap, i), load8(bp, i)), op, i); i += 8 }
                 if i < n {
@@ -130,6 +130,7 @@ func mapSIMD2(_ a: Tensor, _ b: Tensor, op name: String, _ body: (F8, F8) -> F8)
                 }
             }
         }
+        written = n
     }
     return Tensor(shape: a.shape, data: out)
 }
