@@ -214,6 +214,11 @@ final class TorchCheckpointTests: XCTestCase {
         let pkl = zip.entries.first { $0.name.hasSuffix("/data.pkl") }!
         let bytes = Array(file.bytes[try zip.dataRange(of: pkl)])
         assertOpenFails(try tempFile(makeZip([(pkl.name, bytes)])), "data/0 is missing")
+        // A storage entry shorter than its element count says ("w" is 4 floats, "n" 3 int64s).
+        let root = String(pkl.name.dropLast("data.pkl".count))
+        let short = makeZip([(pkl.name, bytes), (root + "data/0", [0, 0, 0, 0]), (root + "data/1", [0, 0])])
+        assertOpenFails(try tempFile(short, "short"), "holds 4 bytes")
+        assertOpenFails(NSTemporaryDirectory(), "not a regular file")
     }
 
     // MARK: the real LiteMedSAM checkpoint (Launch/fetch-weights.sh)

@@ -25,6 +25,9 @@ final class MappedFile {
         guard fstat(fd, &st) == 0 else {
             throw CheckpointProblem("cannot stat file: \(String(cString: strerror(errno)))")
         }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw CheckpointProblem("not a regular file")
+        }
         let size = Int(st.st_size)
         if size == 0 {
             base = nil

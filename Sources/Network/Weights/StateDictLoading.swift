@@ -1,14 +1,14 @@
 /// Something whose tensors are named like a PyTorch state dict and can be filled from one.
 public protocol StateDictLoadable {
     /// Every tensor the model expects, by state-dict name (without any checkpoint prefix).
-    var stateDictShapes: [(name: String, shape: [Int])] { get }
-    /// Stores one tensor; its shape has already been checked against `stateDictShapes`.
+    var parameterShapes: [(name: String, shape: [Int])] { get }
+    /// Stores one tensor; its shape has already been checked against `parameterShapes`.
     mutating func assign(name: String, tensor: Tensor) throws
 }
 
 /// A parameter store loads by its parameter names.
 extension ParameterStore: StateDictLoadable {
-    public var stateDictShapes: [(name: String, shape: [Int])] {
+    public var parameterShapes: [(name: String, shape: [Int])] {
         parameters.map { ($0.name, $0.shape) }
     }
 
@@ -59,7 +59,7 @@ extension TorchCheckpoint {
     @discardableResult
     public func load<M: StateDictLoadable>(into model: inout M, prefix: String = "",
                                            ignoring: (String) -> Bool = { _ in false }) throws -> Int {
-        let wanted = model.stateDictShapes
+        let wanted = model.parameterShapes
         var expected: [String: [Int]] = [:]
         for (name, shape) in wanted { expected[name] = shape }
 

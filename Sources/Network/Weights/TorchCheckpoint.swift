@@ -120,8 +120,8 @@ public final class TorchCheckpoint {
         let name = root + "data/" + s.key
         guard let e = zip[name] else { throw CheckpointProblem("storage \(name) is missing from the zip archive") }
         let range = try zip.dataRange(of: e)
-        let need = s.numel * s.dtype.byteSize
-        guard range.count >= need else {
+        let (need, overflow) = s.numel.multipliedReportingOverflow(by: s.dtype.byteSize)
+        guard !overflow, range.count >= need else {
             throw CheckpointProblem("storage \(name) holds \(range.count) bytes; \(s.numel) \(s.dtype) values need \(need)")
         }
         return range.lowerBound..<(range.lowerBound + need)
@@ -136,7 +136,18 @@ public final class TorchCheckpoint {
             throw CheckpointProblem("\(key): negative size, stride or offset (size \(t.shape), stride \(t.stride), offset \(t.offset))")
         }
         if t.shape.contains(0) { return }
-        let last = Swift.zip(t.shape, t.stride).reduce(t.offset) { $0 + ($1.0 - 1) * $1.1 }
+        var count = 1, last = t.offset, overflow = false
+        for (size, stride) in Swift.zip(t.shape, t.stride) {
+            let c = count.multipliedReportingOverflow(by: size)
+            let step = (size - 1).multipliedReportingOverflow(by: stride)
+            let end = last.addingReportingOverflow(step.partialValue)
+            overflow = overflow || c.overflow || step.overflow || end.overflow
+            count = c.partialValue
+            last = end.partialValue
+        }
+        guard !overflow, count <= Int(Int32.max) * 16 else {
+            throw CheckpointProblem("\(key): size \(t.shape) with stride \(t.stride) is impossibly large")
+        }
         guard last < t.storage.numel else {
             throw CheckpointProblem("\(key): view (offset \(t.offset), size \(t.shape), stride \(t.stride)) reaches element \(last) of a \(t.storage.numel)-element storage")
         }

@@ -54,7 +54,7 @@ struct ZipArchive {
         }
 
         var entries: [ZipEntry] = []
-        entries.reserveCapacity(count)
+        entries.reserveCapacity(min(count, cdSize / 46))
         var pos = cdOffset
         for i in 0..<count {
             let what = "central directory record \(i)"
