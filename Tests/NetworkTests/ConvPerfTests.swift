@@ -61,13 +61,15 @@ final class ConvPerfTests: XCTestCase {
         }
         // Narrow and pointwise shapes from the model, one thread.
         ComputeThreads.set(1)
-        for (cin, cout, size, kk) in [(48, 24, 64, 3), (500, 192, 64, 1), (320, 320, 32, 3)] {
+        for (cin, cout, size, kk) in [(48, 24, 64, 3), (500, 192, 64, 1), (320, 320, 32, 3), (320, 320, 8, 3), (64, 64, 16, 3), (720, 320, 8, 1)] {
             let x2 = Tensor.randn([n, cin, size, size], rng: &rng)
             let w2 = Tensor.randn([cout, cin, kk, kk], rng: &rng, scale: 0.05)
             let g2 = Conv2DGeometry(padding: kk / 2)
             let f2 = 2.0 * Double(n * cin * cout * size * size * kk * kk)
             let t = bestTime(reps: 2) { _ = Conv2D.forward(x2, weight: w2, bias: nil, g2) }
-            print(String(format: "[perf] threads 1: conv %d×%d %d→%d %d² ×10 forward %.1f GFLOP/s", kk, kk, cin, cout, size, size, f2 / t * 1e-9))
+            let y2 = Conv2D.forward(x2, weight: w2, bias: nil, g2)
+            let tb = bestTime(reps: 2) { _ = Conv2D.backward(y2, input: x2, weight: w2, g2) }
+            print(String(format: "[perf] threads 1: conv %d×%d %d→%d %d² ×10 forward %.1f, backward %.1f GFLOP/s", kk, kk, cin, cout, size, size, f2 / t * 1e-9, 2 * f2 / tb * 1e-9))
         }
     }
 }
