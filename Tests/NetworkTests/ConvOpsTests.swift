@@ -22,6 +22,7 @@ final class ConvOpsTests: XCTestCase {
         ConvCase(name: "depthwise", n: 2, c: 4, h: 7, w: 5, k: 4, kh: 3, kw: 3, g: .init(padding: 1, groups: 4)),
         ConvCase(name: "depthwise x2 stride2 dil2", n: 1, c: 3, h: 9, w: 7, k: 6, kh: 3, kw: 3,
                  g: .init(stride: 2, padding: 2, dilation: 2, groups: 3)),
+        ConvCase(name: "depthwise wide rows", n: 1, c: 2, h: 5, w: 21, k: 2, kh: 3, kw: 3, g: .init(padding: 1, groups: 2)),
         ConvCase(name: "1x1", n: 2, c: 5, h: 4, w: 3, k: 3, kh: 1, kw: 1, g: .init()),
         ConvCase(name: "1x1 groups", n: 1, c: 4, h: 3, w: 5, k: 6, kh: 1, kw: 1, g: .init(groups: 2)),
         ConvCase(name: "1x1 stride2", n: 1, c: 3, h: 5, w: 7, k: 2, kh: 1, kw: 1, g: .init(stride: 2)),
