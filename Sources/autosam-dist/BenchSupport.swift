@@ -1,0 +1,97 @@
+import Foundation
+import Network
+
+/// Timing and memory helpers shared by the `bench` subcommands.
+enum BenchSupport {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Median seconds of `repeats` runs after one warm-up run.
+    static func median(repeats: Int, warmup: Bool = true, _ body: () -> Void) -> Double {
+        if warmup { body() }
+        var times: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            let t0 = now()
+            body()
+            times.append(now() - t0)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    /// Resident-set high-water mark in MB (VmHWM), and a reset so a phase can be measured alone.
+    static func peakRSSMB() -> Double {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+            return kb / 1024
+        }
+        return 0
+    }
+
+    static func resetPeakRSS() {
+        // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
+        if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
+            h.write(Data("5".utf8))
+            try? h.close()
+        }
+    }
+
+    static func format(_ v: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", v) }
+
+    /// One JSON object per line, keys sorted for stable output.
+    static func jsonLine(_ obj: [String: Any]) -> String {
+        let d = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    /// A Python with torch, for reference timings in the same run (nil when none is found).
+    static func torchPython() -> String? {
+        var candidates: [String] = []
+        if let p = ProcessInfo.processInfo.environment["AUTOSAM_TORCH_PYTHON"] { candidates.append(p) }
+        candidates += ["/opt/torchref/bin/python", "/usr/bin/python3"]
+        for c in candidates where FileManager.default.isExecutableFile(atPath: c) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: c)
+            p.arguments = ["-c", "import torch"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            if (try? p.run()) != nil {
+                p.waitUntilExit()
+                if p.terminationStatus == 0 { return c }
+            }
+        }
+        return nil
+    }
+
+    /// Runs a Tools/reference script and returns its JSON-lines output parsed.
+    static func runReference(_ python: String, script: String, args: [String]) -> [[String: Any]] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.standardError
+        guard (try? p.run()) != nil else { return [] }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Tools/reference relative to the package root (found from the binary's location or cwd).
+    static func referenceScript(_ name: String) -> String? {
+        var dirs = [FileManager.default.currentDirectoryPath]
+        var d = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 { dirs.append(d.path); d = d.deletingLastPathComponent() }
+        for dir in dirs {
+            let p = dir + "/Tools/reference/" + name
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        return nil
+    }
+}
