@@ -61,7 +61,7 @@ struct BinaryFixture {
             let d = v as! [String: Any]
             let off = (d["offset"] as! NSNumber).intValue, count = (d["count"] as! NSNumber).intValue
             var vals = [Float](repeating: 0, count: count)
-            vals.withUnsafeMutableBytes { dst in
+            _ = vals.withUnsafeMutableBytes { dst in
                 data.copyBytes(to: dst, from: (base + off * 4)..<(base + (off + count) * 4))
             }
             es[k] = Entry(shape: (d["shape"] as! [NSNumber]).map(\.intValue), stride: (d["stride"] as! NSNumber).intValue, values: vals)
