@@ -4,5 +4,5 @@ struct AutosamDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autosam-dist",
         abstract: "Train AutoSAM (frozen SAM + a trainable prompt generator) data-parallel over MPI.",
-        subcommands: [Info.self, CheckMPI.self, Bench.self])
+        subcommands: [MakeDemoData.self, Bench.self, CheckMPI.self, Info.self])
 }
