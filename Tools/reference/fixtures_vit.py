@@ -5,8 +5,12 @@ token grid is zero-padded to 9x9, decomposed relative positions with random valu
 Tests/NetworkTests/Fixtures/vit_tiny.pth and the outputs (plus every block's tokens and two
 get_rel_pos interpolation cases) to Tests/NetworkTests/Fixtures/vit_tiny.bin.
 
+It also writes vit_b_keys.json: every state-dict key and shape of segment_anything's
+build_sam_vit_b (weights not needed), which SAM.build(.vitB) must ask for exactly.
+
 Usage: python fixtures_vit.py
 """
+import json
 import os
 from functools import partial
 
@@ -71,5 +75,16 @@ def main():
     print({k: tuple(v.shape) for k, v in tensors.items()})
 
 
+def write_vit_b_keys():
+    from segment_anything.build_sam import build_sam_vit_b
+    with torch.device("meta"):   # shapes only, no 90M-parameter allocation
+        sam = build_sam_vit_b()
+    keys = {k: list(v.shape) for k, v in sam.state_dict().items()}
+    with open(os.path.join(FIXTURES, "vit_b_keys.json"), "w") as f:
+        f.write("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(keys[k])}" for k in sorted(keys)) + "\n}\n")
+    print(len(keys), "vit_b keys")
+
+
 if __name__ == "__main__":
+    write_vit_b_keys()
     main()
