@@ -159,7 +159,7 @@ public struct ImageEncoderViT {
         return t
     }
 
-    /// The tokens after every block (for parity checks of intermediate stages).
+    /// The tokens after the first `count` blocks (for parity checks of intermediate stages).
     func tokens(_ images: Tensor, through count: Int) -> Tensor {
         var x = embed(images)
         for blk in blocks.prefix(count) { x = blk(x) }
