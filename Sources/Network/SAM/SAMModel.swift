@@ -10,10 +10,12 @@ public enum SAMKind: String, CaseIterable, Sendable, Codable {
 /// The frozen image encoder, whichever architecture the checkpoint holds.
 public enum ImageEncoder {
     case tinyViT(TinyViT)
+    case vit(ImageEncoderViT)
 
     public func callAsFunction(_ images: Tensor) -> Tensor {
         switch self {
         case .tinyViT(let e): return e(images)
+        case .vit(let e): return e(images)
         }
     }
 }
@@ -47,7 +49,7 @@ public struct SAM {
         case .liteMedSAM:
             encoder = .tinyViT(TinyViT(bag))
         case .vitB, .vitL, .vitH:
-            throw NetworkError.invalidArgument("\(origin): SAM \(kind.rawValue) encoder is not available in this build")
+            encoder = .vit(ImageEncoderViT(bag, config: ViTConfig.forKind(kind)!))
         }
         let e = kind.imageSize / (kind == .liteMedSAM ? 4 : 16)
         let pe = PromptEncoder(bag, embeddingSize: (e, e), inputSize: (kind.imageSize, kind.imageSize))
