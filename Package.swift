@@ -32,7 +32,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(name: "NetworkTests", dependencies: ["Network"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Network", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     swiftLanguageModes: [.v5]
