@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "MPIShim", dependencies: ["CMPI"]),
         .target(name: "Network", dependencies: ["COpenBLAS"]),
         .target(name: "Datasets", dependencies: ["CPNG"]),
-        .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets"]),
+        .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "autosam-dist",
             dependencies: [

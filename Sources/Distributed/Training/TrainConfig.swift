@@ -1,0 +1,240 @@
+import Foundation
+import Network
+import Yams
+
+/// The typed training configuration (YAML). Unknown keys are rejected with the closest
+/// known key suggested, so a typo never silently falls back to a default.
+public struct TrainConfig: Codable, Equatable, Sendable {
+    public struct Model: Codable, Equatable, Sendable {
+        public var sam: SAMKind = .liteMedSAM
+        public var checkpoint: String = "weights/lite_medsam.pth"
+        enum CodingKeys: String, CodingKey, CaseIterable { case sam, checkpoint }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            sam = try c.decodeIfPresent(SAMKind.self, forKey: .sam) ?? sam
+            checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint) ?? checkpoint
+        }
+    }
+
+    public struct Generator: Codable, Equatable, Sendable {
+        /// hardnet85 (the paper's), hardnet68, hardnet39ds (lighter, for CPUs).
+        public var backbone: String = "hardnet85"
+        /// An ImageNet-pretrained HarDNet .pth to start from (random initialisation when absent).
+        public var pretrained: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case backbone, pretrained }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            backbone = try c.decodeIfPresent(String.self, forKey: .backbone) ?? backbone
+            pretrained = try c.decodeIfPresent(String.self, forKey: .pretrained)
+        }
+    }
+
+    public struct DataSection: Codable, Equatable, Sendable {
+        public var train: String = "demo-data/TrainDataset"
+        /// A separate validation folder; when absent, a seeded fraction of `train` is held out.
+        public var validation: String?
+        public var validationFraction: Double = 0.2
+        public var test: [String] = []
+        public var skipBad: Bool = false
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case train, validation, test
+            case validationFraction = "validation_fraction", skipBad = "skip_bad"
+        }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            train = try c.decodeIfPresent(String.self, forKey: .train) ?? train
+            validation = try c.decodeIfPresent(String.self, forKey: .validation)
+            validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? validationFraction
+            test = try c.decodeIfPresent([String].self, forKey: .test) ?? test
+            skipBad = try c.decodeIfPresent(Bool.self, forKey: .skipBad) ?? skipBad
+        }
+    }
+
+    public struct Augment: Codable, Equatable, Sendable {
+        public var enabled: Bool = true
+        /// Augmented variants kept per image (their embeddings are cached); 1 = one fixed variant.
+        public var variants: Int = 4
+        enum CodingKeys: String, CodingKey, CaseIterable { case enabled, variants }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+            variants = try c.decodeIfPresent(Int.self, forKey: .variants) ?? variants
+        }
+    }
+
+    public struct Optimisation: Codable, Equatable, Sendable {
+        public var epochs: Int = 20
+        public var batchSize: Int = 10
+        /// Batches whose gradients are summed before each Adam step (the authors use 4).
+        public var accumulate: Int = 1
+        public var lr: Float = 3e-4
+        public var weightDecay: Float = 1e-5
+        public var seed: UInt64 = 0
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case epochs, accumulate, lr, seed
+            case batchSize = "batch_size", weightDecay = "weight_decay"
+        }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
+            batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+            accumulate = try c.decodeIfPresent(Int.self, forKey: .accumulate) ?? accumulate
+            lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? lr
+            weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
+            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        }
+    }
+
+    public struct Loss: Codable, Equatable, Sendable {
+        /// sigmoid (default: BCE-with-logits + soft Dice; empty masks are learnable) or minmax (the authors' form).
+        public var activation: LossActivation = .sigmoid
+        enum CodingKeys: String, CodingKey, CaseIterable { case activation }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            activation = try c.decodeIfPresent(LossActivation.self, forKey: .activation) ?? activation
+        }
+    }
+
+    public struct Output: Codable, Equatable, Sendable {
+        public var dir: String = "runs/demo"
+        public var cache: String = "runs/embedding-cache"
+        public var checkpointEvery: Int = 1
+        enum CodingKeys: String, CodingKey, CaseIterable { case dir, cache, checkpointEvery = "checkpoint_every" }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dir = try c.decodeIfPresent(String.self, forKey: .dir) ?? dir
+            cache = try c.decodeIfPresent(String.self, forKey: .cache) ?? cache
+            checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
+        }
+    }
+
+    public var model = Model()
+    public var generator = Generator()
+    public var data = DataSection()
+    public var augment = Augment()
+    public var train = Optimisation()
+    public var loss = Loss()
+    public var output = Output()
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, generator, data, augment, train, loss, output }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(Model.self, forKey: .model) ?? model
+        generator = try c.decodeIfPresent(Generator.self, forKey: .generator) ?? generator
+        data = try c.decodeIfPresent(DataSection.self, forKey: .data) ?? data
+        augment = try c.decodeIfPresent(Augment.self, forKey: .augment) ?? augment
+        train = try c.decodeIfPresent(Optimisation.self, forKey: .train) ?? train
+        loss = try c.decodeIfPresent(Loss.self, forKey: .loss) ?? loss
+        output = try c.decodeIfPresent(Output.self, forKey: .output) ?? output
+    }
+
+    /// Reads and checks a YAML config; errors name the file, the key path and the problem.
+    public static func load(_ path: String) throws -> TrainConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError(path: path, problem: "cannot read the file")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String = "<config>") throws -> TrainConfig {
+        let cfg: TrainConfig
+        do {
+            cfg = try YAMLDecoder().decode(TrainConfig.self, from: text.isEmpty ? "{}" : text)
+        } catch {
+            throw ConfigError(path: path, problem: describe(error))
+        }
+        try cfg.check(path: path)
+        return cfg
+    }
+
+    /// The innermost useful message of a decoding error, with its key path.
+    static func describe(_ error: Error) -> String {
+        if let e = error as? ConfigError { return e.problem }
+        guard let d = error as? DecodingError else { return "\(error)" }
+        let ctx: DecodingError.Context
+        switch d {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c): ctx = c
+        @unknown default: return "\(error)"
+        }
+        if let inner = ctx.underlyingError { return describe(inner) }
+        let at = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+        return (at.isEmpty ? "" : "\(at): ") + ctx.debugDescription
+    }
+
+    func check(path: String) throws {
+        func bad(_ s: String) -> ConfigError { ConfigError(path: path, problem: s) }
+        if train.epochs < 1 { throw bad("train.epochs must be at least 1, got \(train.epochs)") }
+        if train.batchSize < 1 { throw bad("train.batch_size must be at least 1, got \(train.batchSize)") }
+        if train.accumulate < 1 { throw bad("train.accumulate must be at least 1, got \(train.accumulate)") }
+        if !(train.lr > 0) { throw bad("train.lr must be positive, got \(train.lr)") }
+        if train.weightDecay < 0 { throw bad("train.weight_decay must not be negative") }
+        if augment.variants < 1 { throw bad("augment.variants must be at least 1, got \(augment.variants)") }
+        if !(0..<1).contains(data.validationFraction) { throw bad("data.validation_fraction must be in [0, 1), got \(data.validationFraction)") }
+        if output.checkpointEvery < 1 { throw bad("output.checkpoint_every must be at least 1") }
+        let backbones = ["hardnet85", "hardnet68", "hardnet39ds"]
+        if !backbones.contains(generator.backbone) {
+            throw bad("generator.backbone must be one of \(backbones.joined(separator: ", ")), got \(generator.backbone)")
+        }
+    }
+
+    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+}
+
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let problem: String
+    public var description: String { "\(path): \(problem)" }
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
+
+/// Throws for keys that `Keys` does not know, suggesting the nearest known one.
+func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: Decoder, _: Keys.Type) throws {
+    guard let raw = try? decoder.container(keyedBy: AnyKey.self) else { return }
+    let known = Keys.allCases.map(\.stringValue)
+    for k in raw.allKeys where !known.contains(k.stringValue) {
+        let prefix = decoder.codingPath.map(\.stringValue).joined(separator: ".")
+        let full = prefix.isEmpty ? k.stringValue : prefix + "." + k.stringValue
+        let nearest = known.min { editDistance($0, k.stringValue) < editDistance($1, k.stringValue) }
+        var msg = "unknown key '\(full)'"
+        if let n = nearest, editDistance(n, k.stringValue) <= 3 { msg += " (did you mean '\(n)'?)" }
+        msg += "; known keys here: \(known.joined(separator: ", "))"
+        throw ConfigError(path: "", problem: msg)
+    }
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var prev = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var cur = [i] + [Int](repeating: 0, count: b.count)
+        for j in 1...max(b.count, 1) where !b.isEmpty {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return a.isEmpty ? b.count : prev[b.count]
+}
