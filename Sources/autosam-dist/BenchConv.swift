@@ -47,18 +47,21 @@ struct BenchConv: ParsableCommand {
         if !json {
             print("batch \(batch), \(threads) thread(s), median of \(repeats); GFLOP/s (backward = data + weights)"
                   + (ConvEngine.oneDNNVersion.map { "; oneDNN \($0)" } ?? ""))
-            let head = ["shape", "dir"] + list.map(\.rawValue)
+            let head = ["shape", "dir"] + list.map(\.rawValue) + (list.contains(.onednn) ? ["reorder%"] : [])
             print(head.enumerated().map { $0.offset == 0 ? pad($0.element, 34) : pad($0.element, 11) }.joined())
         }
         for s in shapes {
             var rows: [String: [String]] = [:]
+            var reorderShare: [String: Double] = [:]
             for e in list {
-                for (dir, seconds) in s.time(engine: e, repeats: repeats) {
+                for (dir, seconds, reorder) in s.time(engine: e, repeats: repeats) {
                     let gflops = s.flops(dir) / seconds / 1e9
+                    if e == .onednn { reorderShare[dir] = reorder / seconds }
                     if json {
                         print("{\"shape\": \"\(s.key)\", \"name\": \"\(s.name)\", \"engine\": \"\(e.rawValue)\", "
                               + "\"direction\": \"\(dir)\", \"threads\": \(threads), "
-                              + "\"seconds\": \(String(format: "%.6f", seconds)), \"gflops\": \(String(format: "%.2f", gflops))}")
+                              + "\"seconds\": \(String(format: "%.6f", seconds)), \"gflops\": \(String(format: "%.2f", gflops))"
+                              + (e == .onednn ? ", \"reorder_seconds\": \(String(format: "%.6f", reorder))" : "") + "}")
                     } else {
                         rows[dir, default: []].append(String(format: "%.1f", gflops))
                     }
@@ -67,7 +70,8 @@ struct BenchConv: ParsableCommand {
             }
             if !json {
                 for dir in ["forward", "backward"] {
-                    print(pad(s.name, 34) + pad(dir, 11) + (rows[dir] ?? []).map { pad($0, 11) }.joined())
+                    print(pad(s.name, 34) + pad(dir, 11) + (rows[dir] ?? []).map { pad($0, 11) }.joined()
+                          + (reorderShare[dir].map { String(format: "%.0f%%", 100 * $0) } ?? ""))
                 }
             }
         }
@@ -127,8 +131,9 @@ struct ConvBenchShape {
         return 2 * macs * (direction == "backward" ? 2 : 1)
     }
 
-    /// Median seconds of forward and of backward (data + weights + bias) on `engine`.
-    func time(engine: ConvEngine, repeats: Int) -> [(String, Double)] {
+    /// Median seconds of forward and of backward (data + weights + bias) on `engine`, with the
+    /// oneDNN engine's per-call seconds in layout reorders (NCHW ↔ blocked) averaged over repeats.
+    func time(engine: ConvEngine, repeats: Int) -> [(String, Double, Double)] {
         var rng = SeededRNG(seed: 1)
         let x = Tensor.uniform([n, c, h, w], rng: &rng)
         let wShape = transposed ? [c, k / groups, kh, kw] : [k, c / groups, kh, kw]
@@ -142,18 +147,21 @@ struct ConvBenchShape {
         let bwd: () -> Void = transposed
             ? { _ = ConvTranspose2D.backward(dy, input: x, weight: weight, transposedGeometry, engine: engine) }
             : { _ = Conv2D.backward(dy, input: x, weight: weight, convGeometry, engine: engine) }
-        return [("forward", Self.median(repeats) { _ = fwd() }), ("backward", Self.median(repeats, bwd))]
+        return [Self.median("forward", repeats) { _ = fwd() }, Self.median("backward", repeats, bwd)]
     }
 
-    static func median(_ repeats: Int, _ body: () -> Void) -> Double {
+    static func median(_ direction: String, _ repeats: Int, _ body: () -> Void) -> (String, Double, Double) {
         body()   // warm-up: primitive creation, page faults
+        _ = ConvEngine.oneDNNLayoutProfile(enable: true)
+        defer { _ = ConvEngine.oneDNNLayoutProfile(enable: false) }
         var t: [Double] = []
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
             t.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
+        let reorder = ConvEngine.oneDNNLayoutProfile(enable: false).reorder / Double(repeats)
         t.sort()
-        return t[t.count / 2]
+        return (direction, t[t.count / 2], reorder)
     }
 }

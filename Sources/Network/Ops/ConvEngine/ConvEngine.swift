@@ -65,6 +65,16 @@ public enum ConvEngine: String, CaseIterable, Sendable {
     /// Loads oneDNN, throwing the libdnnl-dev message when it cannot.
     public static func requireOneDNN() throws { _ = try DNNLLibrary.shared() }
 
+    /// Turns on the oneDNN engine's split of time between layout reorders and primitives, and
+    /// returns the seconds counted so far (reorder, primitive), resetting the counters.
+    public static func oneDNNLayoutProfile(enable: Bool) -> (reorder: Double, primitive: Double) {
+        let r = (Double(DNNLConvPlan.reorderNanos) / 1e9, Double(DNNLConvPlan.primitiveNanos) / 1e9)
+        DNNLConvPlan.profiling = enable
+        DNNLConvPlan.reorderNanos = 0
+        DNNLConvPlan.primitiveNanos = 0
+        return r
+    }
+
     /// oneDNN's version and CPU runtime, when loaded.
     public static var oneDNNVersion: String? { (try? DNNLLibrary.shared())?.version }
 }

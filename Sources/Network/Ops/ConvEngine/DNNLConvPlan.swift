@@ -1,4 +1,7 @@
 import CDNNL
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Which convolution primitive a plan runs. Transposed convolutions use the same three through
 /// their adjoint convolution (see ConvTranspose2D.swift): forward = backward-data, and so on.
@@ -190,12 +193,32 @@ final class DNNLConvPlan {
                 p.bindMemory(to: Float.self, capacity: srcCount).update(repeating: 0, count: srcCount)
             }
         }
+        let t0 = Self.profiling ? Self.nanos() : 0
         for a in args where !a.isOutput && a.reorder != nil { run(a.reorder, from: a.user, to: a.inner) }
+        let t1 = Self.profiling ? Self.nanos() : 0
         execArgs.withUnsafeBufferPointer { ea in
             Self.check(lib.primitive_execute(primitive, lib.stream, Int32(ea.count), ea.baseAddress), "execute", key)
         }
+        let t2 = Self.profiling ? Self.nanos() : 0
         for a in args where a.isOutput && a.reorder != nil { run(a.reorder, from: a.inner, to: a.user) }
         Self.check(lib.stream_wait(lib.stream), "stream_wait", key)
+        if Self.profiling {
+            let t3 = Self.nanos()
+            Self.reorderNanos += (t1 - t0) + (t3 - t2)
+            Self.primitiveNanos += t2 - t1
+        }
+    }
+
+    /// When set, `execute` adds the time spent in layout reorders and in the primitive itself to
+    /// these counters (the benchmark's measure of what keeping blocked layouts would save).
+    static var profiling = false
+    static var reorderNanos: UInt64 = 0
+    static var primitiveNanos: UInt64 = 0
+
+    private static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     private func run(_ r: dnnl_primitive_t?, from: dnnl_memory_t?, to: dnnl_memory_t?) {
