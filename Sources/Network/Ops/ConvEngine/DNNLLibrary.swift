@@ -17,8 +17,9 @@ public struct OneDNNUnavailable: Error, CustomStringConvertible {
 /// resolved with dlsym into function pointers, plus one CPU engine and stream.
 /// Loaded once per process; the handle lives as long as the process.
 final class DNNLLibrary {
-    /// Which shared object `shared` opens; tests point it at a bogus name to check the error.
-    static var libraryName = "libdnnl.so.2"
+    /// Which shared object `shared` opens: AUTOSAM_DNNL_LIBRARY if set (a bogus name there checks
+    /// the missing-library message end to end), else Debian's libdnnl.so.2.
+    static var libraryName = getenv("AUTOSAM_DNNL_LIBRARY").map { String(cString: $0) } ?? "libdnnl.so.2"
     static var openmpName = "libgomp.so.1"
 
     private static let loadLock = PThreadMutex()
