@@ -20,8 +20,10 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // Headers only: libdnnl is opened with dlopen at run time (see Sources/CDNNL/module.modulemap).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
-        .target(name: "Network", dependencies: ["COpenBLAS"]),
+        .target(name: "Network", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Datasets", dependencies: ["CPNG"]),
         .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets", .product(name: "Yams", package: "Yams")]),
         .executableTarget(

@@ -4,7 +4,13 @@ import XCTest
 
 /// Convolution-family ops: forward against naive direct loops (1e-5), backward against central
 /// finite differences (GradCheck: relative error ≤ 1e-2, see GradCheck.swift for why).
+/// These check the reference engine (the im2col block sizes are its own); OneDNNConvTests holds
+/// the oneDNN engine to this one.
 final class ConvOpsTests: XCTestCase {
+    private var savedEngine: ConvEngine = .reference
+    override func setUp() { savedEngine = ConvEngine.current; ConvEngine.current = .reference }
+    override func tearDown() { ConvEngine.current = savedEngine }
+
     // MARK: helpers
 
     struct ConvCase {

@@ -38,8 +38,67 @@ public struct Conv2DGeometry: Hashable, Sendable {
 }
 
 public enum Conv2D {
-    /// x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil → y [N,K,OH,OW].
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry) -> Tensor {
+    /// x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil → y [N,K,OH,OW],
+    /// on `engine` (default: `ConvEngine.current`).
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry,
+                               engine: ConvEngine = .current) -> Tensor {
+        guard engine == .onednn else { return forwardReference(x, weight: weight, bias: bias, g) }
+        let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
+        var y = Tensor(zeros: [s.n, s.k, s.oh, s.ow])
+        x.data.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                y.data.withUnsafeMutableBufferPointer { yp in
+                    if let bias {
+                        bias.data.withUnsafeBufferPointer { bp in
+                            OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: bp.baseAddress!,
+                                                      y: yp.baseAddress!, s)
+                        }
+                    } else {
+                        OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: nil, y: yp.baseAddress!, s)
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// dy [N,K,OH,OW] → dx [N,C,H,W] (nil when `needInputGrad` is false), dWeight like weight,
+    /// dBias [K] = Σ dy over N, OH, OW; on `engine` (default: `ConvEngine.current`).
+    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
+                                needInputGrad: Bool = true,
+                                engine: ConvEngine = .current) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        guard engine == .onednn else {
+            return backwardReference(dy, input: x, weight: weight, g, needInputGrad: needInputGrad)
+        }
+        let s = shape(x.shape, weight.shape, nil, g, "Conv2D.backward")
+        precondition(dy.shape == [s.n, s.k, s.oh, s.ow],
+                     "Conv2D.backward: dy shape \(dy.shape) does not match output shape \([s.n, s.k, s.oh, s.ow]) "
+                     + "(x \(x.shape), weight \(weight.shape))")
+        var dW = Tensor(zeros: weight.shape)
+        var dB = Tensor(zeros: [s.k])
+        var dx: Tensor? = needInputGrad ? Tensor(zeros: x.shape) : nil
+        dy.data.withUnsafeBufferPointer { dyp in
+            x.data.withUnsafeBufferPointer { xp in
+                dW.data.withUnsafeMutableBufferPointer { dwp in
+                    dB.data.withUnsafeMutableBufferPointer { dbp in
+                        OneDNNConv.shared.backwardWeights(x: xp.baseAddress!, dy: dyp.baseAddress!, dw: dwp.baseAddress!,
+                                                          db: dbp.baseAddress!, s)
+                    }
+                }
+            }
+            if needInputGrad {
+                weight.data.withUnsafeBufferPointer { wp in
+                    dx!.data.withUnsafeMutableBufferPointer { dxp in
+                        OneDNNConv.shared.backwardData(dy: dyp.baseAddress!, w: wp.baseAddress!, dx: dxp.baseAddress!, s)
+                    }
+                }
+            }
+        }
+        return (dx, dW, dB)
+    }
+
+    /// The reference engine (im2col + sgemm): x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil.
+    public static func forwardReference(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry) -> Tensor {
         let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
         var y = Tensor(zeros: [s.n, s.k, s.oh, s.ow])
         x.data.withUnsafeBufferPointer { xp in
@@ -53,10 +112,9 @@ public enum Conv2D {
         return y
     }
 
-    /// dy [N,K,OH,OW] → dx [N,C,H,W] (nil when `needInputGrad` is false), dWeight like weight,
-    /// dBias [K] = Σ dy over N, OH, OW.
-    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
-                                needInputGrad: Bool = true) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
+    /// The reference engine's backward (im2col + sgemm), same contract as `backward`.
+    public static func backwardReference(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
+                                         needInputGrad: Bool = true) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
         let s = shape(x.shape, weight.shape, nil, g, "Conv2D.backward")
         precondition(dy.shape == [s.n, s.k, s.oh, s.ow],
                      "Conv2D.backward: dy shape \(dy.shape) does not match output shape \([s.n, s.k, s.oh, s.ow]) "

@@ -1,4 +1,7 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C.
 /// `lda`, `ldb`, `ldc` default to the packed row lengths.
@@ -20,9 +23,22 @@ public func sgemm(transA: Bool = false, transB: Bool = false,
                 a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
 }
 
-/// Thread control for the BLAS library; set once per rank before heavy work.
+/// Thread control for the compute libraries; set once per rank before heavy work. One call sets
+/// OpenBLAS's count and the OpenMP count oneDNN uses (applied before every oneDNN call, and
+/// exported as OMP_NUM_THREADS for libgomp if oneDNN is not loaded yet), so ranks × threads
+/// never oversubscribes the cores.
 public enum ComputeThreads {
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// The count last passed to `set`, nil before any call.
+    public private(set) static var requested: Int?
+
+    public static func set(_ n: Int) {
+        let k = max(1, n)
+        requested = k
+        openblas_set_num_threads(Int32(k))
+        setenv("OMP_NUM_THREADS", String(k), 1)
+    }
     public static var current: Int { Int(openblas_get_num_threads()) }
+    /// What oneDNN runs with: the requested count, else OpenBLAS's own default.
+    static var effective: Int { requested ?? current }
     public static var blasConfig: String { String(cString: openblas_get_config()) }
 }

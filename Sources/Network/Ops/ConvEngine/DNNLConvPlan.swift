@@ -1,0 +1,273 @@
+import CDNNL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which convolution primitive a plan runs. Transposed convolutions use the same three through
+/// their adjoint convolution (see ConvTranspose2D.swift): forward = backward-data, and so on.
+enum DNNLConvDirection: Int, Hashable {
+    case forward, backwardData, backwardWeights
+}
+
+/// Cache key: the adjoint-free convolution shape [n,c,h,w] → [n,k,oh,ow], geometry, direction, bias.
+struct DNNLConvKey: Hashable {
+    var direction: DNNLConvDirection
+    var n, c, h, w, k, kh, kw, oh, ow: Int
+    var geometry: Conv2DGeometry
+    var bias: Bool
+
+    init(_ s: ConvShape, _ d: DNNLConvDirection, bias: Bool) {
+        direction = d
+        n = s.n; c = s.c; h = s.h; w = s.w; k = s.k; kh = s.kh; kw = s.kw; oh = s.oh; ow = s.ow
+        geometry = s.g; self.bias = bias
+    }
+}
+
+/// One oneDNN convolution primitive for one shape, created once and reused.
+///
+/// Layout boundary: callers hand plain NCHW (and OIHW / GOIHW weights) buffers. Where the
+/// primitive picked a blocked layout (nChw8c, OIhw8i8o, … on AVX2), the plan reorders inputs
+/// into buffers it owns before the call and the outputs back after it. Those buffers, the
+/// scratchpad, and the memory objects are allocated once here; a call only swaps data handles.
+final class DNNLConvPlan {
+    private struct Arg {
+        var id: Int32
+        var isOutput: Bool
+        var user: dnnl_memory_t?          // plain layout, data handle set per call
+        var inner: dnnl_memory_t?         // the primitive's layout, owned; nil when it is plain
+        var reorder: dnnl_primitive_t?
+    }
+
+    let lib: DNNLLibrary
+    let key: DNNLConvKey
+    private var primitive: dnnl_primitive_t?
+    private var args: [Arg] = []
+    private var scratch: dnnl_memory_t?
+    private var execArgs: [dnnl_exec_arg_t] = []
+    /// Bytes reordered per call (layout traffic; 0 when the primitive takes plain layouts).
+    private(set) var reorderedArgs: [Int32] = []
+
+    /// Whether src / diff_src is a view without trailing rows or columns (see `rightPad`), and
+    /// the full tensor's element count (a diff_src view's unwritten rest is zeroed per call).
+    private let srcCropped: Bool
+    private let srcCount: Int
+
+    /// Argument ids in the order `execute` takes its pointers.
+    let argOrder: [Int32]
+
+    init(_ lib: DNNLLibrary, _ key: DNNLConvKey) {
+        self.lib = lib
+        self.key = key
+        let g = key.geometry
+        let groups = g.groups
+        let (padRH, cropH) = Self.rightPad(in: key.h, out: key.oh, k: key.kh, stride: g.strideH,
+                                           pad: g.padH, dilation: g.dilationH)
+        let (padRW, cropW) = Self.rightPad(in: key.w, out: key.ow, k: key.kw, stride: g.strideW,
+                                           pad: g.padW, dilation: g.dilationW)
+        // The primitive sees src without the cropped trailing rows/columns; the user's src
+        // (or diff_src) memory is a view with the full tensor's strides.
+        let srcDims = [key.n, key.c, key.h - cropH, key.w - cropW]
+        let srcStrides = [key.c * key.h * key.w, key.h * key.w, key.w, 1]
+        srcCropped = cropH > 0 || cropW > 0
+        srcCount = key.n * key.c * key.h * key.w
+        let dstDims = [key.n, key.k, key.oh, key.ow]
+        let wDims = groups == 1 ? [key.k, key.c, key.kh, key.kw]
+                                : [groups, key.k / groups, key.c / groups, key.kh, key.kw]
+        let wTag = groups == 1 ? dnnl_oihw : dnnl_goihw
+
+        var srcAny = Self.md(lib, srcDims, dnnl_format_tag_any)
+        var dstAny = Self.md(lib, dstDims, dnnl_format_tag_any)
+        var wAny = Self.md(lib, wDims, dnnl_format_tag_any)
+        var biasMd = Self.md(lib, [key.k], dnnl_a)
+        let strides: [Int64] = [Int64(g.strideH), Int64(g.strideW)]
+        let dilates: [Int64] = [Int64(g.dilationH - 1), Int64(g.dilationW - 1)]
+        let padL: [Int64] = [Int64(g.padH), Int64(g.padW)]
+        let padR: [Int64] = [Int64(padRH), Int64(padRW)]
+
+        var attr: dnnl_primitive_attr_t?
+        Self.check(lib.attr_create(&attr), "primitive_attr_create", key)
+        Self.check(lib.attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode", key)
+        defer { _ = lib.attr_destroy(attr) }
+
+        // The forward descriptor: the primitive itself, or the hint backward primitives need.
+        var fwd = dnnl_convolution_desc_t()
+        let withBias = key.bias && key.direction == .forward
+        Self.check(withBias
+                   ? lib.conv_fwd_init(&fwd, dnnl_forward_training, dnnl_convolution_direct,
+                                       &srcAny, &wAny, &biasMd, &dstAny, strides, dilates, padL, padR)
+                   : lib.conv_fwd_init(&fwd, dnnl_forward_training, dnnl_convolution_direct,
+                                       &srcAny, &wAny, nil, &dstAny, strides, dilates, padL, padR),
+                   "convolution_forward_desc_init", key)
+        var fwdPD: dnnl_primitive_desc_t?
+        Self.check(lib.pd_create(&fwdPD, &fwd, key.direction == .forward ? attr : nil, lib.engine, nil),
+                   "primitive_desc_create(forward)", key)
+        defer { _ = lib.pd_destroy(fwdPD) }
+
+        var pd: dnnl_primitive_desc_t? = fwdPD
+        var ownPD: dnnl_primitive_desc_t?
+        let order: [Int32]
+        switch key.direction {
+        case .forward:
+            order = withBias ? [DNNLArg.src, DNNLArg.weights, DNNLArg.bias, DNNLArg.dst]
+                             : [DNNLArg.src, DNNLArg.weights, DNNLArg.dst]
+        case .backwardData:
+            var d = dnnl_convolution_desc_t()
+            Self.check(lib.conv_bwd_data_init(&d, dnnl_convolution_direct, &srcAny, &wAny, &dstAny,
+                                              strides, dilates, padL, padR), "backward_data_desc_init", key)
+            Self.check(lib.pd_create(&ownPD, &d, attr, lib.engine, fwdPD), "primitive_desc_create(backward data)", key)
+            pd = ownPD
+            order = [DNNLArg.diffDst, DNNLArg.weights, DNNLArg.diffSrc]
+        case .backwardWeights:
+            var d = dnnl_convolution_desc_t()
+            Self.check(key.bias
+                       ? lib.conv_bwd_weights_init(&d, dnnl_convolution_direct, &srcAny, &wAny, &biasMd, &dstAny,
+                                                   strides, dilates, padL, padR)
+                       : lib.conv_bwd_weights_init(&d, dnnl_convolution_direct, &srcAny, &wAny, nil, &dstAny,
+                                                   strides, dilates, padL, padR),
+                       "backward_weights_desc_init", key)
+            Self.check(lib.pd_create(&ownPD, &d, attr, lib.engine, fwdPD),
+                       "primitive_desc_create(backward weights)", key)
+            pd = ownPD
+            order = key.bias ? [DNNLArg.src, DNNLArg.diffDst, DNNLArg.diffWeights, DNNLArg.diffBias]
+                             : [DNNLArg.src, DNNLArg.diffDst, DNNLArg.diffWeights]
+        }
+        defer { if let ownPD { _ = lib.pd_destroy(ownPD) } }
+        argOrder = order
+
+        Self.check(lib.primitive_create(&primitive, pd), "primitive_create", key)
+
+        for id in order {
+            let plain: dnnl_memory_desc_t
+            switch id {
+            case DNNLArg.src, DNNLArg.diffSrc:
+                plain = srcCropped ? Self.md(lib, srcDims, strides: srcStrides) : Self.md(lib, srcDims, dnnl_nchw)
+            case DNNLArg.dst, DNNLArg.diffDst: plain = Self.md(lib, dstDims, dnnl_nchw)
+            case DNNLArg.weights, DNNLArg.diffWeights: plain = Self.md(lib, wDims, wTag)
+            default: plain = biasMd
+            }
+            var user = plain
+            guard let want = lib.pd_query_md(pd, dnnl_query_exec_arg_md, id) else {
+                fatalError("oneDNN: no memory descriptor for argument \(id) of \(key)")
+            }
+            let isOutput = id == DNNLArg.dst || id == DNNLArg.diffSrc || id == DNNLArg.diffWeights
+                || id == DNNLArg.diffBias
+            var arg = Arg(id: id, isOutput: isOutput, user: nil, inner: nil, reorder: nil)
+            Self.check(lib.memory_create(&arg.user, &user, lib.engine, nil), "memory_create", key)
+            if lib.md_equal(&user, want) == 0 {
+                Self.check(lib.memory_create(&arg.inner, want, lib.engine, DNNLArg.allocate), "memory_create", key)
+                var rpd: dnnl_primitive_desc_t?
+                if isOutput {
+                    Self.check(lib.reorder_pd_create(&rpd, want, lib.engine, &user, lib.engine, nil), "reorder", key)
+                } else {
+                    Self.check(lib.reorder_pd_create(&rpd, &user, lib.engine, want, lib.engine, nil), "reorder", key)
+                }
+                Self.check(lib.primitive_create(&arg.reorder, rpd), "primitive_create(reorder)", key)
+                _ = lib.pd_destroy(rpd)
+                reorderedArgs.append(id)
+            }
+            args.append(arg)
+            execArgs.append(dnnl_exec_arg_t(arg: id, memory: arg.inner ?? arg.user))
+        }
+        if let sp = lib.pd_query_md(pd, dnnl_query_scratchpad_md, 0), lib.md_get_size(sp) > 0 {
+            Self.check(lib.memory_create(&scratch, sp, lib.engine, DNNLArg.allocate), "memory_create(scratchpad)", key)
+            execArgs.append(dnnl_exec_arg_t(arg: DNNLArg.scratchpad, memory: scratch))
+        }
+    }
+
+    deinit {
+        for a in args {
+            if let r = a.reorder { _ = lib.primitive_destroy(r) }
+            if let m = a.inner { _ = lib.memory_destroy(m) }
+            if let m = a.user { _ = lib.memory_destroy(m) }
+        }
+        if let scratch { _ = lib.memory_destroy(scratch) }
+        if let primitive { _ = lib.primitive_destroy(primitive) }
+    }
+
+    /// Runs the primitive on plain-layout buffers given in `argOrder` order.
+    func execute(_ pointers: [UnsafeMutableRawPointer]) {
+        precondition(pointers.count == args.count, "DNNLConvPlan.execute: \(pointers.count) buffers for \(args.count) arguments")
+        for (a, p) in zip(args, pointers) {
+            Self.check(lib.memory_set_data_handle(a.user, p), "memory_set_data_handle", key)
+            if srcCropped && a.id == DNNLArg.diffSrc {
+                p.bindMemory(to: Float.self, capacity: srcCount).update(repeating: 0, count: srcCount)
+            }
+        }
+        let t0 = Self.profiling ? Self.nanos() : 0
+        for a in args where !a.isOutput && a.reorder != nil { run(a.reorder, from: a.user, to: a.inner) }
+        let t1 = Self.profiling ? Self.nanos() : 0
+        execArgs.withUnsafeBufferPointer { ea in
+            Self.check(lib.primitive_execute(primitive, lib.stream, Int32(ea.count), ea.baseAddress), "execute", key)
+        }
+        let t2 = Self.profiling ? Self.nanos() : 0
+        for a in args where a.isOutput && a.reorder != nil { run(a.reorder, from: a.inner, to: a.user) }
+        Self.check(lib.stream_wait(lib.stream), "stream_wait", key)
+        if Self.profiling {
+            let t3 = Self.nanos()
+            Self.reorderNanos += (t1 - t0) + (t3 - t2)
+            Self.primitiveNanos += t2 - t1
+        }
+    }
+
+    /// When set, `execute` adds the time spent in layout reorders and in the primitive itself to
+    /// these counters (the benchmark's measure of what keeping blocked layouts would save).
+    static var profiling = false
+    static var reorderNanos: UInt64 = 0
+    static var primitiveNanos: UInt64 = 0
+
+    private static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    private func run(_ r: dnnl_primitive_t?, from: dnnl_memory_t?, to: dnnl_memory_t?) {
+        let ra = [dnnl_exec_arg_t(arg: DNNLArg.from, memory: from), dnnl_exec_arg_t(arg: DNNLArg.to, memory: to)]
+        ra.withUnsafeBufferPointer { p in
+            Self.check(lib.primitive_execute(r, lib.stream, 2, p.baseAddress), "execute(reorder)", key)
+        }
+    }
+
+    /// Right padding with floor((in + pad + padR − extent) / stride) + 1 == out, as oneDNN checks it,
+    /// never negative (oneDNN rejects that): 0 where that holds (rows the stride skips at the end
+    /// are simply not read), else 0 with `crop` trailing input rows left out of the primitive's
+    /// view — they are never read (a transposed convolution's output padding beyond the stride).
+    static func rightPad(in n: Int, out: Int, k: Int, stride: Int, pad: Int,
+                         dilation: Int) -> (pad: Int, crop: Int) {
+        let ext = dilation * (k - 1) + 1
+        let exact = (out - 1) * stride + ext - n - pad
+        if exact >= 0 { return (exact, 0) }
+        let span = n + pad - ext
+        return span >= 0 && span / stride + 1 == out ? (0, 0) : (0, -exact)
+    }
+
+    static func md(_ lib: DNNLLibrary, _ dims: [Int], strides: [Int]) -> dnnl_memory_desc_t {
+        var m = dnnl_memory_desc_t()
+        let d = dims.map { Int64($0) }, st = strides.map { Int64($0) }
+        check(lib.md_init_by_strides(&m, Int32(d.count), d, dnnl_f32, st), "memory_desc_init_by_strides \(dims)", nil)
+        return m
+    }
+
+    static func md(_ lib: DNNLLibrary, _ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+        var m = dnnl_memory_desc_t()
+        let d = dims.map { Int64($0) }
+        check(lib.md_init_by_tag(&m, Int32(d.count), d, dnnl_f32, tag), "memory_desc_init_by_tag \(dims)", nil)
+        return m
+    }
+
+    static func check(_ s: dnnl_status_t, _ what: String, _ key: DNNLConvKey?) {
+        if s != dnnl_success {
+            fatalError("oneDNN \(what) failed with status \(s.rawValue)" + (key.map { " for \($0)" } ?? ""))
+        }
+    }
+}
+
+/// DNNL_ARG_* values (macros aliasing macros, which Swift does not import).
+enum DNNLArg {
+    static let src: Int32 = 1, dst: Int32 = 17, weights: Int32 = 33, bias: Int32 = 41
+    static let scratchpad: Int32 = 80
+    static let diffSrc: Int32 = 129, diffDst: Int32 = 145, diffWeights: Int32 = 161, diffBias: Int32 = 169
+    static let from: Int32 = 1, to: Int32 = 17
+    /// DNNL_MEMORY_ALLOCATE, ((void *)(size_t)-1).
+    static let allocate = UnsafeMutableRawPointer(bitPattern: UInt.max)
+}

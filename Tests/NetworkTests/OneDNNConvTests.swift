@@ -1,0 +1,151 @@
+import XCTest
+@testable import Network
+
+/// The oneDNN engine against the reference (im2col + sgemm) engine, forward and both backward
+/// directions, on random shapes. Metric: max |onednn − reference| / max |reference| over the
+/// whole tensor (`maxRelativeError`), must be ≤ 1e-4.
+final class OneDNNConvTests: XCTestCase {
+    let tol: Float = 1e-4
+
+    override func setUpWithError() throws {
+        guard ConvEngine.isOneDNNAvailable else {
+            throw XCTSkip("libdnnl (libdnnl-dev) cannot be loaded on this machine")
+        }
+    }
+
+    func close(_ a: Tensor?, _ b: Tensor?, _ msg: String, file: StaticString = #filePath, line: UInt = #line) {
+        guard let a, let b else { return XCTFail("\(msg): missing tensor", file: file, line: line) }
+        XCTAssertEqual(a.shape, b.shape, msg, file: file, line: line)
+        guard a.shape == b.shape else { return }
+        let err = maxRelativeError(a, b)
+        XCTAssertLessThanOrEqual(err, tol, "\(msg): max relative error \(err)", file: file, line: line)
+    }
+
+    struct Case {
+        var n, c, h, w, k, kh, kw: Int
+        var g: Conv2DGeometry
+    }
+
+    /// Fixed cases covering each feature, then random ones.
+    func conv2DCases() -> [Case] {
+        var cases: [Case] = [
+            Case(n: 2, c: 5, h: 13, w: 11, k: 7, kh: 3, kw: 3, g: .init(padding: 1)),                    // odd sizes
+            Case(n: 2, c: 6, h: 15, w: 9, k: 8, kh: 3, kw: 3, g: .init(stride: 2, padding: 1)),          // stride 2
+            Case(n: 1, c: 4, h: 12, w: 13, k: 6, kh: 3, kw: 3, g: .init(padding: 2, dilation: 2)),       // dilation 2
+            Case(n: 1, c: 3, h: 14, w: 11, k: 5, kh: 3, kw: 3, g: .init(stride: 2, dilation: 2)),        // stride+dil, unpadded
+            Case(n: 2, c: 12, h: 9, w: 10, k: 8, kh: 3, kw: 3, g: .init(padding: 1, groups: 4)),         // groups > 1
+            Case(n: 2, c: 16, h: 11, w: 9, k: 16, kh: 3, kw: 3, g: .init(padding: 1, groups: 16)),       // depthwise
+            Case(n: 1, c: 24, h: 13, w: 13, k: 24, kh: 3, kw: 3, g: .init(stride: 2, padding: 1, groups: 24)),
+            Case(n: 1, c: 8, h: 10, w: 10, k: 16, kh: 5, kw: 5, g: .init(padding: 2, groups: 8)),        // depthwise ×2
+            Case(n: 2, c: 20, h: 7, w: 9, k: 12, kh: 1, kw: 1, g: .init()),                              // 1×1
+            Case(n: 1, c: 9, h: 9, w: 7, k: 6, kh: 1, kw: 1, g: .init(stride: 2)),                       // 1×1 stride 2
+            Case(n: 1, c: 6, h: 10, w: 12, k: 6, kh: 1, kw: 1, g: .init(groups: 3)),                     // 1×1 groups
+            Case(n: 1, c: 3, h: 17, w: 15, k: 8, kh: 7, kw: 7, g: .init(stride: 2, padding: 3)),         // stem-like
+            Case(n: 1, c: 4, h: 8, w: 11, k: 5, kh: 2, kw: 3,
+                 g: .init(strideH: 2, strideW: 1, padH: 0, padW: 2, dilationH: 1, dilationW: 2)),        // asymmetric
+            Case(n: 2, c: 48, h: 16, w: 16, k: 24, kh: 3, kw: 3, g: .init(padding: 1)),                  // HarDNet-like
+        ]
+        var rng = SeededRNG(seed: 77)
+        func r(_ lo: Int, _ hi: Int) -> Int { lo + Int(rng.nextUniform() * Float(hi - lo + 1)) % (hi - lo + 1) }
+        for _ in 0..<12 {
+            let groups = [1, 1, 2, 3][r(0, 3)]
+            let cg = r(1, 6), kg = r(1, 6)
+            let k = [1, 3, 3, 5][r(0, 3)]
+            let g = Conv2DGeometry(stride: r(1, 2), padding: r(0, k / 2 + 1), dilation: r(1, 2), groups: groups)
+            let ext = g.dilationH * (k - 1) + 1
+            cases.append(Case(n: r(1, 3), c: cg * groups, h: r(ext, ext + 10), w: r(ext, ext + 10),
+                              k: kg * groups, kh: k, kw: k, g: g))
+        }
+        return cases
+    }
+
+    func testConv2DMatchesReference() {
+        var rng = SeededRNG(seed: 5)
+        for cs in conv2DCases() {
+            let msg = "x [\(cs.n),\(cs.c),\(cs.h),\(cs.w)] k \(cs.k) \(cs.kh)×\(cs.kw) \(cs.g)"
+            let x = Tensor.randn([cs.n, cs.c, cs.h, cs.w], rng: &rng)
+            let w = Tensor.randn([cs.k, cs.c / cs.g.groups, cs.kh, cs.kw], rng: &rng)
+            let b = Tensor.randn([cs.k], rng: &rng)
+            let yRef = Conv2D.forward(x, weight: w, bias: b, cs.g, engine: .reference)
+            close(Conv2D.forward(x, weight: w, bias: b, cs.g, engine: .onednn), yRef, "\(msg) forward")
+            close(Conv2D.forward(x, weight: w, bias: nil, cs.g, engine: .onednn),
+                  Conv2D.forward(x, weight: w, bias: nil, cs.g, engine: .reference), "\(msg) forward, no bias")
+            let dy = Tensor.randn(yRef.shape, rng: &rng)
+            let ref = Conv2D.backward(dy, input: x, weight: w, cs.g, engine: .reference)
+            let got = Conv2D.backward(dy, input: x, weight: w, cs.g, engine: .onednn)
+            close(got.dx, ref.dx, "\(msg) backward data")
+            close(got.dWeight, ref.dWeight, "\(msg) backward weights")
+            close(got.dBias, ref.dBias, "\(msg) backward bias")
+            XCTAssertNil(Conv2D.backward(dy, input: x, weight: w, cs.g, needInputGrad: false, engine: .onednn).dx)
+        }
+    }
+
+    struct TCase {
+        var n, cin, h, w, coutg, kh, kw: Int
+        var g: ConvTranspose2DGeometry
+    }
+
+    func testConvTranspose2DMatchesReference() {
+        let cases: [TCase] = [
+            TCase(n: 2, cin: 6, h: 7, w: 5, coutg: 4, kh: 3, kw: 3, g: .init(stride: 2, padding: 1, outputPadding: 1)),
+            TCase(n: 2, cin: 8, h: 5, w: 7, coutg: 3, kh: 2, kw: 2, g: .init(stride: 2)),
+            TCase(n: 1, cin: 4, h: 9, w: 6, coutg: 5, kh: 3, kw: 3, g: .init(padding: 1)),
+            TCase(n: 1, cin: 4, h: 5, w: 6, coutg: 3, kh: 3, kw: 3,
+                  g: .init(stride: 2, padding: 1, outputPadding: 1, dilation: 2, groups: 2)),
+            TCase(n: 1, cin: 6, h: 5, w: 7, coutg: 1, kh: 3, kw: 3,
+                  g: .init(stride: 2, padding: 1, outputPadding: 1, groups: 6)),
+            TCase(n: 1, cin: 3, h: 5, w: 4, coutg: 2, kh: 3, kw: 2, g: .init(stride: 1, outputPadding: 1, dilation: 2)),
+            TCase(n: 2, cin: 7, h: 4, w: 5, coutg: 6, kh: 1, kw: 1, g: .init()),
+            TCase(n: 1, cin: 3, h: 4, w: 5, coutg: 2, kh: 4, kw: 4, g: .init(stride: 3, padding: 2, outputPadding: 2)),
+            TCase(n: 2, cin: 16, h: 8, w: 8, coutg: 4, kh: 2, kw: 2, g: .init(stride: 2)),                // h's 64→16 k2 s2
+            TCase(n: 1, cin: 32, h: 6, w: 6, coutg: 8, kh: 3, kw: 3, g: .init(stride: 2, padding: 1, outputPadding: 1)),
+        ]
+        var rng = SeededRNG(seed: 6)
+        for cs in cases {
+            let msg = "x [\(cs.n),\(cs.cin),\(cs.h),\(cs.w)] cout/g \(cs.coutg) \(cs.kh)×\(cs.kw) \(cs.g)"
+            let x = Tensor.randn([cs.n, cs.cin, cs.h, cs.w], rng: &rng)
+            let w = Tensor.randn([cs.cin, cs.coutg, cs.kh, cs.kw], rng: &rng)
+            let b = Tensor.randn([cs.coutg * cs.g.groups], rng: &rng)
+            let yRef = ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, engine: .reference)
+            close(ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, engine: .onednn), yRef, "\(msg) forward")
+            let dy = Tensor.randn(yRef.shape, rng: &rng)
+            let ref = ConvTranspose2D.backward(dy, input: x, weight: w, cs.g, engine: .reference)
+            let got = ConvTranspose2D.backward(dy, input: x, weight: w, cs.g, engine: .onednn)
+            close(got.dx, ref.dx, "\(msg) backward data")
+            close(got.dWeight, ref.dWeight, "\(msg) backward weights")
+            close(got.dBias, ref.dBias, "\(msg) backward bias")
+        }
+    }
+
+    func testPlansAreReusedPerShape() {
+        var rng = SeededRNG(seed: 8)
+        let x = Tensor.randn([1, 3, 9, 9], rng: &rng)
+        let w = Tensor.randn([4, 3, 3, 3], rng: &rng)
+        let g = Conv2DGeometry(stride: 2, padding: 1)
+        let first = Conv2D.forward(x, weight: w, bias: nil, g, engine: .onednn)
+        let before = OneDNNConv.shared.planCount
+        for _ in 0..<3 { XCTAssertEqual(Conv2D.forward(x, weight: w, bias: nil, g, engine: .onednn), first) }
+        XCTAssertEqual(OneDNNConv.shared.planCount, before)
+    }
+
+    func testEngineSelection() throws {
+        let saved = ConvEngine.current
+        defer { ConvEngine.current = saved }
+        XCTAssertEqual(try ConvEngine.select("reference"), .reference)
+        XCTAssertEqual(ConvEngine.current, .reference)
+        XCTAssertEqual(try ConvEngine.select("onednn"), .onednn)
+        XCTAssertEqual(try ConvEngine.select("auto"), .onednn)
+        XCTAssertThrowsError(try ConvEngine.select("winograd"))
+    }
+}
+
+/// The missing-library path needs no libdnnl, so it runs everywhere.
+final class OneDNNMissingLibraryTests: XCTestCase {
+    func testMissingLibraryErrorNamesThePackage() {
+        XCTAssertThrowsError(try DNNLLibrary.load(name: "libdnnl-not-installed.so.9")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("libdnnl-dev"), "message does not name libdnnl-dev: \(text)")
+            XCTAssertTrue(text.contains("libdnnl-not-installed.so.9"), text)
+        }
+    }
+}
