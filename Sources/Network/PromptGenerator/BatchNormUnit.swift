@@ -1,0 +1,44 @@
+/// nn.BatchNorm2d with γ, β in a `ParameterStore` and the running mean/variance in a
+/// `BufferStore` (PyTorch init: γ = 1, β = 0, mean 0, variance 1; momentum 0.1, eps 1e-5).
+/// Train mode normalises with batch statistics and updates the running ones; eval mode
+/// uses the running ones.
+struct BatchNormUnit {
+    let store: ParameterStore
+    let buffers: BufferStore
+    let gamma, beta: Parameter
+    let meanSlot, varSlot: Int
+
+    init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, channels: Int) {
+        self.store = store
+        self.buffers = buffers
+        gamma = store.register(name + ".weight", Tensor(shape: [channels], repeating: 1))
+        beta = store.register(name + ".bias", Tensor(zeros: [channels]))
+        meanSlot = buffers.register(name + ".running_mean", [Float](repeating: 0, count: channels))
+        varSlot = buffers.register(name + ".running_var", [Float](repeating: 1, count: channels))
+    }
+
+    /// The batch statistics in train mode (nil in eval mode) are what backward needs.
+    func forward(_ x: Tensor, training: Bool) -> (y: Tensor, stats: NormStats?) {
+        let g = store.tensor(gamma), b = store.tensor(beta)
+        if training {
+            var mean = buffers.slot(meanSlot), variance = buffers.slot(varSlot)
+            let r = BatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean, runningVar: &variance)
+            buffers.withSlot(meanSlot) { $0 = mean }
+            buffers.withSlot(varSlot) { $0 = variance }
+            return (r.y, r.stats)
+        }
+        let y = BatchNorm2D.evalForward(x, gamma: g, beta: b,
+                                        runningMean: buffers.slot(meanSlot), runningVar: buffers.slot(varSlot))
+        return (y, nil)
+    }
+
+    func backward(_ dy: Tensor, input x: Tensor, stats: NormStats?) -> Tensor {
+        let g = store.tensor(gamma)
+        let r = stats.map { BatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: $0) }
+            ?? BatchNorm2D.evalBackward(dy, input: x, gamma: g,
+                                        runningMean: buffers.slot(meanSlot), runningVar: buffers.slot(varSlot))
+        store.accumulateGrad(gamma, r.dGamma)
+        store.accumulateGrad(beta, r.dBeta)
+        return r.dx
+    }
+}

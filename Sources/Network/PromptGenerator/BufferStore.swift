@@ -1,0 +1,38 @@
+/// Non-trainable named Float buffers (BatchNorm running statistics) by state-dict name,
+/// kept beside a model's `ParameterStore` so checkpoints save and restore them. The
+/// optimiser never sees them; BatchNorm's train-mode forward updates them in place.
+public final class BufferStore {
+    public private(set) var names: [String] = []
+    public private(set) var values: [[Float]] = []
+    private var index: [String: Int] = [:]
+
+    public init() {}
+
+    /// Adds a buffer; its name must be new. Returns its slot for fast access.
+    @discardableResult
+    public func register(_ name: String, _ initial: [Float]) -> Int {
+        precondition(index[name] == nil, "BufferStore: duplicate buffer name \(name)")
+        index[name] = values.count
+        names.append(name)
+        values.append(initial)
+        return values.count - 1
+    }
+
+    public subscript(name: String) -> [Float]? { index[name].map { values[$0] } }
+
+    /// Every buffer with its name, in registration (state-dict) order.
+    public var named: [(name: String, values: [Float])] { Array(zip(names, values)) }
+
+    /// Overwrites a buffer; the length must match.
+    public func set(_ name: String, _ v: [Float]) throws {
+        guard let i = index[name] else { throw NetworkError.invalidArgument("no buffer named \(name)") }
+        guard v.count == values[i].count else {
+            throw NetworkError.shapeMismatch(name: name, expected: [values[i].count], got: [v.count])
+        }
+        values[i] = v
+    }
+
+    func slot(_ i: Int) -> [Float] { values[i] }
+
+    func withSlot<R>(_ i: Int, _ body: (inout [Float]) -> R) -> R { body(&values[i]) }
+}

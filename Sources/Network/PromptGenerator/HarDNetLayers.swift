@@ -1,0 +1,77 @@
+/// HarDNet's building layers, named as in the authors' hardnet.py:
+///   ConvLayer    `conv` (no bias, padding k/2) → `norm` (BatchNorm) → ReLU6;
+///   DWConvLayer  `dwconv` (depthwise 3×3, padding 1, no bias) → `norm` (no activation);
+///   CombConvLayer `layer1` = ConvLayer 1×1 → `layer2` = DWConvLayer (HarDNet-DS blocks).
+struct ConvLayer {
+    let conv: ConvUnit
+    let norm: BatchNormUnit
+
+    struct Cache { let x, convOut: Tensor; let stats: NormStats?; let y: Tensor }
+
+    init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
+         kernel: Int = 3, stride: Int = 1, rng: inout SeededRNG) {
+        conv = ConvUnit(store, name + ".conv", in: inC, out: outC, kernel: kernel, stride: stride,
+                        padding: kernel / 2, bias: false, rng: &rng)
+        norm = BatchNormUnit(store, buffers, name + ".norm", channels: outC)
+    }
+
+    func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
+        let c = conv.forward(x)
+        let (n, stats) = norm.forward(c, training: training)
+        let y = ReLU6.forward(n)
+        return (y, Cache(x: x, convOut: c, stats: stats, y: y))
+    }
+
+    /// ReLU6's gradient mask is the same on its output (0 < y < 6 ⇔ 0 < x < 6), so the
+    /// BatchNorm output need not be kept.
+    func backward(_ dy: Tensor, _ c: Cache, needInputGrad: Bool = true) -> Tensor? {
+        let dn = ReLU6.backward(dy, input: c.y)
+        let dc = norm.backward(dn, input: c.convOut, stats: c.stats)
+        return conv.backward(dc, input: c.x, needInputGrad: needInputGrad)
+    }
+}
+
+struct DWConvLayer {
+    let dwconv: ConvUnit
+    let norm: BatchNormUnit
+
+    struct Cache { let x, convOut: Tensor; let stats: NormStats? }
+
+    init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, channels: Int, stride: Int = 1,
+         rng: inout SeededRNG) {
+        dwconv = ConvUnit(store, name + ".dwconv", in: channels, out: channels, kernel: 3, stride: stride,
+                          padding: 1, groups: channels, bias: false, rng: &rng)
+        norm = BatchNormUnit(store, buffers, name + ".norm", channels: channels)
+    }
+
+    func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
+        let c = dwconv.forward(x)
+        let (y, stats) = norm.forward(c, training: training)
+        return (y, Cache(x: x, convOut: c, stats: stats))
+    }
+
+    func backward(_ dy: Tensor, _ c: Cache) -> Tensor {
+        dwconv.backward(norm.backward(dy, input: c.convOut, stats: c.stats), input: c.x)!
+    }
+}
+
+struct CombConvLayer {
+    let layer1: ConvLayer
+    let layer2: DWConvLayer
+
+    init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
+         rng: inout SeededRNG) {
+        layer1 = ConvLayer(store, buffers, name + ".layer1", in: inC, out: outC, kernel: 1, rng: &rng)
+        layer2 = DWConvLayer(store, buffers, name + ".layer2", channels: outC, rng: &rng)
+    }
+
+    func forward(_ x: Tensor, training: Bool) -> (Tensor, (ConvLayer.Cache, DWConvLayer.Cache)) {
+        let (a, ca) = layer1.forward(x, training: training)
+        let (y, cb) = layer2.forward(a, training: training)
+        return (y, (ca, cb))
+    }
+
+    func backward(_ dy: Tensor, _ c: (ConvLayer.Cache, DWConvLayer.Cache)) -> Tensor {
+        layer1.backward(layer2.backward(dy, c.1), c.0)!
+    }
+}

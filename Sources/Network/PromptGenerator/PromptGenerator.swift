@@ -1,0 +1,76 @@
+/// g, AutoSAM's prompt generator (the authors' `ModelEmb`): a HarDNet backbone, then
+/// `decoder.up1(x16, x8)` → `decoder.up2(·, x4)` → `decoder.final` (CNNBlock to 256
+/// channels) → tanh → bilinear resize to 64×64 with align_corners = true. Its output
+/// replaces SAM's dense prompt embedding.
+///
+/// All trainable tensors live in `store` under the names of ModelEmb's state dict
+/// (`backbone.base.…`, `decoder.up1.…`); BatchNorm running statistics live in `buffers`.
+/// `training: true` runs BatchNorm on batch statistics and updates the running ones.
+public final class PromptGenerator {
+    public let variant: HarDNetVariant
+    public let store: ParameterStore
+    public let buffers: BufferStore
+    public let embeddingChannels: Int
+    public let outputSize: Int
+    let backbone: HarDNet
+    let up1, up2: UpBlockSkip
+    let final: CNNBlock
+
+    /// Everything backward needs from one forward pass.
+    public struct Cache {
+        let backbone: [HarDNet.ModuleCache]
+        let up1, up2: UpBlockSkip.Cache
+        let final: CNNBlock.Cache
+        let tanhOut: Tensor
+    }
+
+    /// Registers every parameter in `store` (which must not already hold these names) and
+    /// initialises it like PyTorch's defaults, drawing from `rng` in registration order.
+    public init(variant: HarDNetVariant, store: ParameterStore = ParameterStore(), embeddingChannels: Int = 256,
+                outputSize: Int = 64, rng: inout SeededRNG) {
+        self.variant = variant
+        self.store = store
+        self.embeddingChannels = embeddingChannels
+        self.outputSize = outputSize
+        let buffers = BufferStore()
+        self.buffers = buffers
+        backbone = HarDNet(variant, store, buffers, prefix: "backbone.", rng: &rng)
+        let d = backbone.stageChannels
+        up1 = UpBlockSkip(store, buffers, "decoder.up1", in: d[3] + d[2], out: d[2], rng: &rng)
+        up2 = UpBlockSkip(store, buffers, "decoder.up2", in: d[2] + d[1], out: d[1], rng: &rng)
+        final = CNNBlock(store, buffers, "decoder.final", in: d[1], out: embeddingChannels, rng: &rng)
+    }
+
+    /// Channels of the backbone's stage outputs at strides 2, 4, 8, 16.
+    public var stageChannels: [Int] { backbone.stageChannels }
+
+    /// x [N, 3, H, W] (H, W multiples of 16) → Z [N, 256, 64, 64].
+    public func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
+        precondition(x.rank == 4 && x.dim(1) == 3 && x.dim(2) % 16 == 0 && x.dim(3) % 16 == 0,
+                     "PromptGenerator: want an image batch [N, 3, H, W] with H, W multiples of 16, got \(x.shape)")
+        let (stages, bc) = backbone.forward(x, training: training)
+        let (u1, c1) = up1.forward(stages[2], skip: stages[1], training: training)
+        let (u2, c2) = up2.forward(u1, skip: stages[0], training: training)
+        let (f, cf) = final.forward(u2, training: training)
+        let t = Tanh.forward(f)
+        let z = BilinearResize.forward(t, height: outputSize, width: outputSize, alignCorners: true)
+        return (z, Cache(backbone: bc, up1: c1, up2: c2, final: cf, tanhOut: t))
+    }
+
+    /// Accumulates dL/dθ for every parameter into `store.grads` (the image gets no gradient).
+    public func backward(_ dOut: Tensor, _ cache: Cache) {
+        let dt = BilinearResize.backward(dOut, inputShape: cache.tanhOut.shape, alignCorners: true)
+        let df = Tanh.backward(dt, output: cache.tanhOut)
+        let du2 = final.backward(df, cache.final)
+        let (du1, dx4) = up2.backward(du2, cache.up2)
+        let (dx16, dx8) = up1.backward(du1, cache.up1)
+        backbone.backward([dx4, dx8, dx16], cache.backbone)
+    }
+
+    /// BatchNorm running statistics by state-dict name, for checkpoints.
+    public var runningStats: [(name: String, values: [Float])] { buffers.named }
+
+    public func setRunningStats(_ stats: [(name: String, values: [Float])]) throws {
+        for (name, v) in stats { try buffers.set(name, v) }
+    }
+}

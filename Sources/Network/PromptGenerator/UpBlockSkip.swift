@@ -1,0 +1,42 @@
+/// The authors' UpBlockSkip (func 'relu', dropout 0): bilinear ×2 (align_corners false) of
+/// the deeper input, concatenated with the skip, then `conv1` 3×3 → `conv2` 3×3 (both with
+/// bias, no activation between) → `BN` → leaky ReLU (slope 0.01).
+struct UpBlockSkip {
+    let conv1, conv2: ConvUnit
+    let bn: BatchNormUnit
+
+    struct Cache {
+        let inputShape: [Int]
+        let skipChannels: Int
+        let cat, c1, c2: Tensor
+        let stats: NormStats?
+        let n: Tensor
+    }
+
+    init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
+         rng: inout SeededRNG) {
+        conv1 = ConvUnit(store, name + ".conv1", in: inC, out: outC, kernel: 3, padding: 1, bias: true, rng: &rng)
+        conv2 = ConvUnit(store, name + ".conv2", in: outC, out: outC, kernel: 3, padding: 1, bias: true, rng: &rng)
+        bn = BatchNormUnit(store, buffers, name + ".BN", channels: outC)
+    }
+
+    func forward(_ x: Tensor, skip: Tensor, training: Bool) -> (Tensor, Cache) {
+        let up = BilinearResize.forward(x, height: 2 * x.dim(2), width: 2 * x.dim(3), alignCorners: false)
+        let cat = Shape.concat([up, skip], axis: 1)
+        let c1 = conv1.forward(cat)
+        let c2 = conv2.forward(c1)
+        let (n, stats) = bn.forward(c2, training: training)
+        return (LeakyReLU.forward(n),
+                Cache(inputShape: x.shape, skipChannels: skip.dim(1), cat: cat, c1: c1, c2: c2, stats: stats, n: n))
+    }
+
+    /// Returns (d input, d skip).
+    func backward(_ dy: Tensor, _ c: Cache) -> (dx: Tensor, dSkip: Tensor) {
+        let dn = LeakyReLU.backward(dy, input: c.n)
+        let dc2 = bn.backward(dn, input: c.c2, stats: c.stats)
+        let dc1 = conv2.backward(dc2, input: c.c1)!
+        let dcat = conv1.backward(dc1, input: c.cat)!
+        let parts = Shape.concatBackward(dcat, sizes: [c.inputShape[1], c.skipChannels], axis: 1)
+        return (BilinearResize.backward(parts[0], inputShape: c.inputShape, alignCorners: false), parts[1])
+    }
+}
