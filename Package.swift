@@ -20,9 +20,12 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CTIFF"]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
         .target(name: "Network", dependencies: ["COpenBLAS"]),
-        .target(name: "Datasets", dependencies: ["CPNG"]),
+        .target(name: "Datasets", dependencies: ["CPNG", "CJPEG", "CTIFF", "CImageCodecs"]),
         .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets"]),
         .executableTarget(
             name: "autosam-dist",
