@@ -22,9 +22,12 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // Headers only: libdnnl is opened with dlopen at run time (see Sources/CDNNL/module.modulemap).
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CTIFF"]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
         .target(name: "Network", dependencies: ["COpenBLAS", "CDNNL"]),
-        .target(name: "Datasets", dependencies: ["CPNG"]),
+        .target(name: "Datasets", dependencies: ["CPNG", "CJPEG", "CTIFF", "CImageCodecs"]),
         .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "autosam-dist",
