@@ -51,7 +51,13 @@ final class PromptGeneratorParityTests: XCTestCase {
         return Tensor(shape: shape, data: (0..<n).map { Float(0.01 * cos(0.0123 * Double($0) + 0.3)) })
     }
 
+    /// Runs on the reference (im2col) engine. The oneDNN engine sums in another order: its
+    /// eval-mode weight gradients differ from PyTorch's float32 ones by up to 1.6e-4 here;
+    /// it is checked against the reference engine op by op in OneDNNConvTests.
     func testHarDNet85PromptGeneratorMatchesPyTorch() throws {
+        let saved = ConvEngine.current
+        ConvEngine.current = .reference
+        defer { ConvEngine.current = saved }
         let fx = try BinaryFixture("prompt_generator")
         var rng = SeededRNG(seed: 0)
         let g = PromptGenerator(variant: .hardnet85, rng: &rng)
