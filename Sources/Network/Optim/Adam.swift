@@ -27,6 +27,14 @@ public struct Adam: Codable, Equatable, Sendable {
         v = [Float](repeating: 0, count: parameterCount)
     }
 
+    /// Restores a saved state (a resumed run continues bit for bit).
+    public mutating func restore(step: Int, m: [Float], v: [Float]) {
+        precondition(m.count == self.m.count && v.count == self.v.count, "Adam.restore: state size mismatch")
+        self.step = step
+        self.m = m
+        self.v = v
+    }
+
     /// One update of `params` from `grads` (same layout). `gradScale` multiplies the
     /// gradient first (1/accumulated micro-batches, or 1/ranks after an all-reduce sum).
     public mutating func update(_ params: inout [Float], grads: [Float], gradScale: Float = 1) {

@@ -1,0 +1,41 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A progress bar with images/s and ETA on a terminal; plain lines (every ~10%) otherwise.
+final class ProgressReporter {
+    let enabled: Bool
+    let isTerminal = isatty(STDOUT_FILENO) != 0
+    var total = 0, label = "", start = Date(), lastDecile = -1
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func start(total: Int, label: String) {
+        self.total = total
+        self.label = label
+        start = Date()
+        lastDecile = -1
+    }
+
+    func update(done: Int, extra: String) {
+        guard enabled, total > 0 else { return }
+        let el = Date().timeIntervalSince(start)
+        let rate = Double(done) / max(el, 1e-9)
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let text = "\(label) \(done)/\(total) \(String(format: "%.2f", rate)) img/s ETA \(Int(eta))s \(extra)"
+        if isTerminal {
+            let width = 24, filled = width * done / total
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            print("\r\(bar) \(text)\u{1B}[K", terminator: "")
+            fflush(stdout)
+        } else {
+            let decile = 10 * done / total
+            if decile > lastDecile { lastDecile = decile; print(text); fflush(stdout) }
+        }
+    }
+
+    func finish() {
+        if enabled && isTerminal { print("") }
+    }
+}

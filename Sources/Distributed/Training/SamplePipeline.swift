@@ -1,0 +1,86 @@
+import Datasets
+import Foundation
+import Network
+
+/// Turns dataset samples into model inputs: decode, augment (image and mask alike),
+/// preprocess as the SAM model expects, and fetch the frozen encoder's embedding from the
+/// cache (computing it on a miss).
+public final class SamplePipeline {
+    public let sam: SAM
+    public let cache: EmbeddingCache
+    public let encoderID: String
+    /// Side of g's input: the SAM input, capped at 512 as the authors do for 1024-input SAMs.
+    public let generatorSide: Int
+
+    public struct Prepared {
+        public var image: [Float]          // [3, S, S] SAM-preprocessed
+        public var embedding: Tensor       // [256, 64, 64]
+        public var target: [Float]         // [256, 256] in {0, 1}, the low-res logits' frame
+        public var mask: Mask              // ground truth at the original resolution
+        public var extent: ResizedExtent
+        public var name: String
+    }
+
+    public init(sam: SAM, cache: EmbeddingCache, encoderID: String) {
+        self.sam = sam
+        self.cache = cache
+        self.encoderID = encoderID
+        generatorSide = min(sam.imageSize, 512)
+    }
+
+    /// A stable identity for the encoder weights: kind plus a hash of the checkpoint's bytes.
+    public static func encoderID(kind: SAMKind, checkpoint: String) throws -> String {
+        guard let d = try? Data(contentsOf: URL(fileURLWithPath: checkpoint), options: .alwaysMapped) else {
+            throw FileError(path: checkpoint, problem: "cannot read the SAM checkpoint")
+        }
+        var h = ContentHash()
+        d.withUnsafeBytes { h.update($0) }
+        return "\(kind.rawValue)-\(h.hex)"
+    }
+
+    static func describe(_ p: AugmentationParams) -> String {
+        p.isIdentity ? "identity"
+            : "a=\(String(p.angle.bitPattern, radix: 16));s=\(String(p.scale.bitPattern, radix: 16));h=\(p.flipH ? 1 : 0);v=\(p.flipV ? 1 : 0)"
+    }
+
+    public func prepare(_ sample: DatasetSample, augmentation: AugmentationParams) throws -> Prepared {
+        let bytes = try readBytes(sample.imagePath)
+        var image = try ImageDecoder.read(sample.imagePath, channels: 3)
+        var mask = try MaskLoader.binary(sample.maskPath, rule: sample.maskRule, imageWidth: image.width, imageHeight: image.height)
+        let original = mask
+        if !augmentation.isIdentity {
+            image = Augmentation.apply(augmentation, to: image)
+            mask = Augmentation.apply(augmentation, to: mask)
+        }
+        let norm: InputNormalization = sam.kind == .liteMedSAM ? .minMax : .samPixelMeanStd
+        let pre = Preprocessing.image(image, side: sam.imageSize, normalization: norm)
+        let key = EmbeddingKey(image: .of(bytes), augmentation: Self.describe(augmentation), encoder: encoderID)
+        let side = sam.imageSize
+        let emb = try cache.embedding(key) {
+            let e = sam.imageEncoder(Tensor(shape: [1, 3, side, side], data: pre.data))
+            return e.reshaped(Array(e.shape.dropFirst()))
+        }
+        let lowRes = sam.embeddingSize * 4
+        let target = Preprocessing.mask(mask, side: lowRes).pixels.map { Float($0) }
+        return Prepared(image: pre.data, embedding: emb, target: target, mask: original, extent: pre.extent, name: sample.name)
+    }
+
+    /// Stacks prepared samples into g's input, the embeddings and the targets.
+    public func batch(_ items: [Prepared]) -> (images: Tensor, embeddings: Tensor, targets: Tensor) {
+        let b = items.count, s = sam.imageSize, e = sam.embeddingSize, lr = e * 4
+        var images = Tensor(shape: [b, 3, s, s], data: items.flatMap(\.image))
+        if generatorSide != s {
+            images = BilinearResize.forward(images, height: generatorSide, width: generatorSide, alignCorners: true)
+        }
+        let emb = Tensor(shape: [b, sam.maskDecoder.dim, e, e], data: items.flatMap(\.embedding.data))
+        let tgt = Tensor(shape: [b, 1, lr, lr], data: items.flatMap(\.target))
+        return (images, emb, tgt)
+    }
+
+    func readBytes(_ path: String) throws -> [UInt8] {
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw ImageError(path: path, problem: "cannot read the file")
+        }
+        return [UInt8](d)
+    }
+}

@@ -1,0 +1,43 @@
+/// AutoSAM: a frozen SAM whose dense prompt is written by the trainable prompt generator g.
+/// Mz = D(E(I), pe, sparse = ∅, dense = g(I)), single mask output. Knows no ranks or files.
+public struct AutoSAM {
+    public let sam: SAM
+    public let generator: PromptGenerator
+    public var lossActivation: LossActivation
+
+    public init(sam: SAM, generator: PromptGenerator, lossActivation: LossActivation = .sigmoid) {
+        self.sam = sam
+        self.generator = generator
+        self.lossActivation = lossActivation
+    }
+
+    var emptySparse: Tensor { Tensor(zeros: [1, 0, sam.maskDecoder.dim]) }
+
+    public struct StepResult {
+        public var loss: Double          // mean over this shard
+        public var logits: Tensor        // [b, 1, 256, 256]
+    }
+
+    /// Forward and backward on one shard. `images` [b, 3, S, S] are g's input (the
+    /// preprocessed SAM input), `embeddings` [b, 256, 64, 64] the frozen encoder's output,
+    /// `targets` [b, 1, 256, 256] in {0, 1}. The loss is computed on the 256² low-res logits,
+    /// the resolution SAM's decoder predicts at (upsampling first would add cost, not signal).
+    /// Gradients are scaled by `weight` (shard size ÷ global batch) and added to g's store.
+    public func trainStep(images: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) -> StepResult {
+        let (z, gc) = generator.forward(images, training: true)
+        let (out, dc) = sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
+                                                sparse: emptySparse, dense: z, multimaskOutput: false)
+        let l = SegmentationLoss.bceDice(logits: out.masks, target: targets, activation: lossActivation)
+        let dMasks = weight == 1 ? l.gradient : Elementwise.scale(l.gradient, Float(weight))
+        let dz = sam.maskDecoder.backwardDense(dMasks: dMasks, dc)
+        generator.backward(dz, gc)
+        return StepResult(loss: l.loss, logits: out.masks)
+    }
+
+    /// Low-res mask logits [b, 1, 256, 256] with g in evaluation mode.
+    public func predict(images: Tensor, embeddings: Tensor) -> Tensor {
+        let (z, _) = generator.forward(images, training: false)
+        return sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
+                                       sparse: emptySparse, dense: z, multimaskOutput: false).0.masks
+    }
+}
