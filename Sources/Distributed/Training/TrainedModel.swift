@@ -1,0 +1,41 @@
+import Foundation
+import Network
+
+/// An AutoSAM rebuilt from a training checkpoint: the config it was trained with, the
+/// frozen SAM it names, and g with its parameters and running statistics.
+public struct TrainedModel {
+    public let config: TrainConfig
+    public let model: AutoSAM
+    public let checkpoint: TrainingCheckpoint
+
+    /// `samCheckpoint` overrides the SAM weights path stored in the config (a moved file).
+    public static func load(_ path: String, samCheckpoint: String? = nil) throws -> TrainedModel {
+        let ck = try TrainingCheckpoint.read(path)
+        var cfg: TrainConfig
+        do { cfg = try TrainConfig.parse(ck.header.configYAML, path: path + " (stored config)") }
+        if let s = samCheckpoint { cfg.model.checkpoint = s }
+        guard FileManager.default.fileExists(atPath: cfg.model.checkpoint) else {
+            throw FileError(path: cfg.model.checkpoint, problem: "SAM checkpoint named by \(path) not found (pass --sam-checkpoint)")
+        }
+        let sam = try SAM.load(cfg.model.sam, checkpoint: cfg.model.checkpoint)
+        guard let variant = HarDNetVariant.named(ck.header.backbone) else {
+            throw FileError(path: path, problem: "unknown generator backbone \(ck.header.backbone)")
+        }
+        var rng = SeededRNG(seed: 0)
+        let g = PromptGenerator(variant: variant, rng: &rng)
+        guard ck.header.parameters.map(\.name) == g.store.parameters.map(\.name),
+              ck.header.parameters.map(\.shape) == g.store.parameters.map(\.shape) else {
+            throw FileError(path: path, problem: "parameters do not match a \(ck.header.backbone) generator")
+        }
+        g.store.setFlatValues(ck.parameters)
+        var off = 0
+        var stats: [(name: String, values: [Float])] = []
+        for e in ck.header.buffers {
+            let n = e.shape.reduce(1, *)
+            stats.append((e.name, Array(ck.buffers[off..<(off + n)])))
+            off += n
+        }
+        try g.setRunningStats(stats)
+        return TrainedModel(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation), checkpoint: ck)
+    }
+}
