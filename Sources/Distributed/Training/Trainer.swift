@@ -9,8 +9,10 @@ import Network
 /// sees the same batches and a resumed run continues where it stopped. Rank 0 alone
 /// evaluates, logs and writes checkpoints.
 ///
-/// BatchNorm in g uses each shard's own statistics (as PyTorch DDP without SyncBatchNorm);
-/// running statistics are averaged over ranks after every step so the replicas stay equal.
+/// BatchNorm in g forms its statistics over the whole global batch (SyncBatchNorm through
+/// the communicator; the same code path with one rank), so the result does not depend on the
+/// number of ranks beyond floating-point summation order. Batches are always full
+/// (a shuffled epoch's remainder is dropped), and a batch must give every rank a sample.
 public final class Trainer {
     public let config: TrainConfig
     let comm: Communicator
@@ -37,6 +39,10 @@ public final class Trainer {
             throw ConfigError(path: "config", problem: "generator.backbone: unknown HarDNet variant \(config.generator.backbone)")
         }
         let g = PromptGenerator(variant: variant, rng: &rng)
+        g.buffers.statisticsReducer = CommunicatorReducer(comm)
+        guard comm.size <= config.train.batchSize else {
+            throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: every rank needs a share of each batch")
+        }
         if let pre = config.generator.pretrained {
             try g.load(try TorchCheckpoint(path: pre), layout: .hardnetBackbone, prefix: "")
         }
@@ -126,10 +132,14 @@ public final class Trainer {
         while epoch < cfg.epochs {
             let t0 = Date()
             let ord = order(epoch: epoch)
-            let batches = stride(from: 0, to: ord.count, by: cfg.batchSize).map { ord[$0..<min($0 + cfg.batchSize, ord.count)] }
+            // Full batches only: the global batch, and so each rank's share, is the same for any rank count.
+            let batches = stride(from: 0, to: ord.count - cfg.batchSize + 1, by: cfg.batchSize).map { ord[$0..<($0 + cfg.batchSize)] }
             var sums = [Double](repeating: 0, count: 3)   // loss·n, dice·n, n
-            progress.start(total: ord.count, label: "epoch \(epoch + 1)/\(cfg.epochs)")
+            progress.start(total: ord.count / cfg.batchSize * cfg.batchSize, label: "epoch \(epoch + 1)/\(cfg.epochs)")
             var seen = 0
+            guard !batches.isEmpty else {
+                throw ConfigError(path: "config", problem: "the training set (\(ord.count) images) is smaller than one batch (\(cfg.batchSize))")
+            }
             for (bi, batch) in batches.enumerated() {
                 let mine = shard(batch)
                 if !mine.isEmpty {
@@ -152,7 +162,7 @@ public final class Trainer {
             let secs = Date().timeIntervalSince(t0)
             var row: [String: Double] = ["epoch": Double(epoch), "step": Double(step), "train_loss": sums[0] / sums[2],
                                          "train_dice": sums[1] / sums[2], "seconds": secs,
-                                         "images_per_s": Double(ord.count) / secs]
+                                         "images_per_s": Double(seen) / secs]
             if comm.isRoot {
                 progress.finish()
                 if !validationSamples.isEmpty {
@@ -181,12 +191,6 @@ public final class Trainer {
         if comm.size > 1 { try comm.allReduceSum(&store.grads) }
         store.withMutableValues { adam.update(&$0, grads: store.grads, gradScale: 1 / Float(accumulated)) }
         store.zeroGrads()
-        if comm.size > 1 {
-            var b = model.generator.buffers.named.flatMap(\.values)
-            try comm.allReduceSum(&b)
-            let inv = 1 / Float(comm.size)
-            try setBuffers(b.map { $0 * inv })
-        }
         step += 1
     }
 

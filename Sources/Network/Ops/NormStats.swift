@@ -3,9 +3,12 @@
 public struct NormStats: Sendable {
     public var mean: [Float]
     public var invStd: [Float]
+    /// Values per channel over all replicas (set by SyncBatchNorm2D; nil for local statistics).
+    public var globalCount: Int?
 
-    public init(mean: [Float], invStd: [Float]) {
+    public init(mean: [Float], invStd: [Float], globalCount: Int? = nil) {
         self.mean = mean
         self.invStd = invStd
+        self.globalCount = globalCount
     }
 }

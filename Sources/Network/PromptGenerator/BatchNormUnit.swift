@@ -20,6 +20,19 @@ struct BatchNormUnit {
     /// The batch statistics in train mode (nil in eval mode) are what backward needs.
     func forward(_ x: Tensor, training: Bool) -> (y: Tensor, stats: NormStats?) {
         let g = store.tensor(gamma), b = store.tensor(beta)
+        if training, let reducer = buffers.statisticsReducer {
+            var mean = buffers.slot(meanSlot), variance = buffers.slot(varSlot)
+            // A failed collective means a replica is gone; nothing sensible can continue.
+            guard let r = try? SyncBatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean,
+                                                            runningVar: &variance, reducer: reducer) else {
+                fatalError("SyncBatchNorm: the statistics all-reduce failed")
+            }
+            buffers.withSlot(meanSlot) { $0 = mean }
+            buffers.withSlot(varSlot) { $0 = variance }
+            var st = r.stats
+            st.globalCount = r.count
+            return (r.y, st)
+        }
         if training {
             var mean = buffers.slot(meanSlot), variance = buffers.slot(varSlot)
             let r = BatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean, runningVar: &variance)
@@ -34,6 +47,14 @@ struct BatchNormUnit {
 
     func backward(_ dy: Tensor, input x: Tensor, stats: NormStats?) -> Tensor {
         let g = store.tensor(gamma)
+        if let st = stats, let m = st.globalCount, let reducer = buffers.statisticsReducer {
+            guard let r = try? SyncBatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: st, count: m, reducer: reducer) else {
+                fatalError("SyncBatchNorm: the gradient all-reduce failed")
+            }
+            store.accumulateGrad(gamma, r.dGamma)
+            store.accumulateGrad(beta, r.dBeta)
+            return r.dx
+        }
         let r = stats.map { BatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: $0) }
             ?? BatchNorm2D.evalBackward(dy, input: x, gamma: g,
                                         runningMean: buffers.slot(meanSlot), runningVar: buffers.slot(varSlot))

@@ -5,6 +5,9 @@ public final class BufferStore {
     public private(set) var names: [String] = []
     public private(set) var values: [[Float]] = []
     private var index: [String: Int] = [:]
+    /// When set (data-parallel training), train-mode BatchNorm of this model forms its
+    /// statistics over all replicas through it (SyncBatchNorm); nil keeps them local.
+    public var statisticsReducer: BatchStatisticsReducer?
 
     public init() {}
 
