@@ -1,0 +1,88 @@
+import Datasets
+import Foundation
+
+/// Per-image scores grouped by dataset, written as `per_image.csv` and a Markdown table laid
+/// out like the paper's (one row per dataset, the paper's Dice beside ours).
+public struct EvaluationReport {
+    public struct Row: Equatable {
+        public var dataset: String
+        public var image: String
+        public var dice: Double
+        public var iou: Double
+        public var mae: Double
+    }
+
+    public struct DatasetSummary {
+        public var dataset: String
+        public var dice: MeanStd
+        public var iou: MeanStd
+        public var mae: MeanStd
+        public var paper: PaperResults.Entry?
+    }
+
+    public var rows: [Row]
+    public var checkpoint: String
+    public var notes: [String]
+
+    public init(rows: [Row], checkpoint: String, notes: [String] = []) {
+        self.rows = rows
+        self.checkpoint = checkpoint
+        self.notes = notes
+    }
+
+    /// Datasets in first-seen order.
+    public var summaries: [DatasetSummary] {
+        var order: [String] = []
+        for r in rows where !order.contains(r.dataset) { order.append(r.dataset) }
+        return order.map { d in
+            let rs = rows.filter { $0.dataset == d }
+            return DatasetSummary(dataset: d, dice: MeanStd(rs.map(\.dice)), iou: MeanStd(rs.map(\.iou)),
+                                  mae: MeanStd(rs.map(\.mae)), paper: PaperResults.lookup(d))
+        }
+    }
+
+    public var csv: String {
+        var s = "dataset,image,dice,iou,mae\n"
+        for r in rows {
+            s += [Self.csvField(r.dataset), Self.csvField(r.image), Self.num(r.dice), Self.num(r.iou), Self.num(r.mae)].joined(separator: ",") + "\n"
+        }
+        return s
+    }
+
+    static func num(_ v: Double) -> String { String(format: "%.6f", v) }
+
+    /// RFC 4180 quoting when a field holds a comma, quote or newline.
+    static func csvField(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func pct(_ m: MeanStd) -> String { String(format: "%.1f ± %.1f", 100 * m.mean, 100 * m.std) }
+
+    public var table: String {
+        var s = "| Dataset | n | Dice (%) | IoU (%) | MAE | Paper Dice (%) |\n"
+        s += "|---|---:|---:|---:|---:|---:|\n"
+        for d in summaries {
+            let paper = d.paper.map { ($0.approximate ? "≈" : "") + String(format: "%g", $0.dice) } ?? "—"
+            s += "| \(d.dataset.replacingOccurrences(of: "|", with: "\\|")) | \(d.dice.count) | \(Self.pct(d.dice)) | \(Self.pct(d.iou)) | "
+                + String(format: "%.4f", d.mae.mean) + " | \(paper) |\n"
+        }
+        return s
+    }
+
+    public var markdown: String {
+        var s = "# AutoSAM evaluation\n\n"
+        s += "Checkpoint: `\(checkpoint)`. Mz = SAM's mask with g(I) as the dense prompt; per image at the "
+            + "original label resolution, threshold 0.5; mean ± std (population) over images; MAE of the "
+            + "probability map. Paper: Dice the AutoSAM paper reports (SAM ViT-H, GPU budget; SPEC.md).\n\n"
+        s += table
+        if !notes.isEmpty { s += "\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
+        return s
+    }
+
+    public func write(to dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("per_image.csv")), options: .atomic)
+        try Data(markdown.utf8).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("summary.md")), options: .atomic)
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Network
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score a trained AutoSAM on datasets: per-image Dice, IoU and MAE, and a paper-style table.",
+        discussion: """
+            Example: autosam-dist eval --checkpoint runs/demo/best.ckpt --data demo-data/TestDataset --output runs/demo/eval
+            Every dataset found under each --data folder is one row; DIR gets per_image.csv and summary.md.
+            """)
+
+    @Option(help: "AutoSAM training checkpoint (best.ckpt / last.ckpt).")
+    var checkpoint: String
+
+    @Option(help: "A folder holding one or more datasets (repeatable).")
+    var data: [String] = []
+
+    @Option(help: "Output folder for per_image.csv and summary.md.")
+    var output: String
+
+    @Option(help: "SAM weights (.pth), overriding the path stored in the checkpoint.")
+    var samCheckpoint: String?
+
+    @Option(help: "Embedding cache folder (default: the one in the checkpoint's config).")
+    var cache: String?
+
+    @Option(help: "Images per forward pass.")
+    var batchSize = 10
+
+    @Flag(help: "Skip unreadable or unmatched files with a warning instead of stopping.")
+    var skipBad = false
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("\(checkpoint): checkpoint not found") }
+        guard !data.isEmpty else { throw ValidationError("give at least one --data folder") }
+        for d in data {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue else {
+                throw ValidationError("\(d): dataset folder not found")
+            }
+        }
+        if let s = samCheckpoint, !FileManager.default.fileExists(atPath: s) { throw ValidationError("\(s): SAM checkpoint not found") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
+    }
+
+    func run() throws {
+        ThreadPolicy.apply(explicit: threads)
+        do {
+            let trained = try TrainedModel.load(checkpoint, samCheckpoint: samCheckpoint)
+            let report = try EvaluationRun.run(
+                model: trained.model, samCheckpoint: trained.config.model.checkpoint, checkpointPath: checkpoint,
+                roots: data, skipBad: skipBad, cacheDirectory: cache ?? trained.config.output.cache,
+                batchSize: batchSize) { print($0) }
+            try report.write(to: output)
+            print(report.table, terminator: "")
+            for n in report.notes { print("note: \(n)") }
+            print("wrote \(output)/per_image.csv (\(report.rows.count) images) and \(output)/summary.md")
+        } catch {
+            FileHandle.standardError.write(Data("autosam-dist eval: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

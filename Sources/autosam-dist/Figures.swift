@@ -1,0 +1,74 @@
+import ArgumentParser
+import Datasets
+import Distributed
+import Foundation
+import Network
+
+struct Figures: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw the paper's per-image panels and the training curve as PNG.",
+        discussion: """
+            Panels (a) input, (b) ground truth, (c) Mz, (d) SAM with Mz as its mask prompt,
+            (e) SAM with the ground truth (±10 logits) as its mask prompt, for N test images:
+              autosam-dist figures --checkpoint runs/demo/best.ckpt --data demo-data/TestDataset --images 4 --output figs
+            Training curve (loss and Dice per epoch) from a run's metrics log:
+              autosam-dist figures --curve runs/demo/metrics.jsonl --output figs
+            """)
+
+    @Option(help: "AutoSAM training checkpoint (for the panels).")
+    var checkpoint: String?
+
+    @Option(help: "A folder holding test datasets (for the panels).")
+    var data: String?
+
+    @Option(help: "How many test images get panels (spread evenly over the datasets' images).")
+    var images = 4
+
+    @Option(help: "Output folder.")
+    var output: String
+
+    @Option(help: "A metrics.jsonl training log: also draw training_curve.png.")
+    var curve: String?
+
+    @Option(help: "SAM weights (.pth), overriding the path stored in the checkpoint.")
+    var samCheckpoint: String?
+
+    @Flag(help: "Skip unreadable or unmatched files with a warning instead of stopping.")
+    var skipBad = false
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard checkpoint != nil || curve != nil else { throw ValidationError("give --checkpoint and --data (panels) and/or --curve") }
+        if (checkpoint == nil) != (data == nil) { throw ValidationError("--checkpoint and --data go together") }
+        if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("\(c): checkpoint not found") }
+        if let d = data, !FileManager.default.fileExists(atPath: d) { throw ValidationError("\(d): dataset folder not found") }
+        if let c = curve, !FileManager.default.fileExists(atPath: c) { throw ValidationError("\(c): metrics log not found") }
+        if let s = samCheckpoint, !FileManager.default.fileExists(atPath: s) { throw ValidationError("\(s): SAM checkpoint not found") }
+        if images < 1 { throw ValidationError("--images must be at least 1") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
+    }
+
+    func run() throws {
+        ThreadPolicy.apply(explicit: threads)
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            if let c = curve {
+                let path = (output as NSString).appendingPathComponent("training_curve.png")
+                try PNGCodec.write(TrainingCurve.render(try TrainingCurve.readMetrics(c)), to: path)
+                print("wrote \(path)")
+            }
+            if let c = checkpoint, let d = data {
+                let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint)
+                let sets = try SegmentationDataset.discover(d, skipBad: skipBad)
+                for s in sets where !s.skipped.isEmpty { print("warning: \(s.report)") }
+                let written = try FigureMaker(model: trained.model).write(samples: sets.flatMap(\.samples), count: images, to: output) { print($0) }
+                print("wrote \(written.count) panel strip(s) to \(output)/ (no surrogate decoder h in this checkpoint: no h rows)")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("autosam-dist figures: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

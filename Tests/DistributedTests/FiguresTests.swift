@@ -1,0 +1,74 @@
+import Datasets
+import Foundation
+import XCTest
+@testable import Distributed
+import Network
+
+/// `autosam-dist figures`: panel strips and the training-curve plot.
+final class FiguresTests: XCTestCase {
+    func testPanelStripHasFivePanelsAndMasksAreBinary() throws {
+        let dir = try InferenceTestSupport.tempDir("figures")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try InferenceTestSupport.untrainedCheckpoint(at: dir + "/g.ckpt", cache: dir + "/cache")
+        _ = try DemoDataGenerator(size: 64, seed: 2).write(to: dir + "/data", train: 1, test: 2)
+        let trained = try TrainedModel.load(dir + "/g.ckpt")
+        let samples = try SegmentationDataset.discover(dir + "/data/TestDataset").flatMap(\.samples)
+        let maker = FigureMaker(model: trained.model)
+        let image = try ImageDecoder.read(samples[0].imagePath)
+        let gt = try MaskLoader.binary(samples[0].maskPath)
+        let p = maker.panels(image: image, groundTruth: gt)
+        for m in [p.mz, p.samWithMz, p.samWithGroundTruth] {
+            XCTAssertEqual([m.width, m.height], [64, 64])
+            XCTAssertTrue(m.pixels.allSatisfy { $0 <= 1 })
+        }
+        // The mask prompt reaches SAM's decoder: different prompts give different low-res logits.
+        // (Their masks are empty on LiteMedSAM, as in PyTorch: MedSAM was trained with box prompts
+        // only and answers a mask-only prompt with logits below −13 everywhere.)
+        let e = maker.predictor.sam.encode(image)
+        let a = maker.predictor.sam.lowResLogits(e, maskPrompt: Tensor(shape: [1, 1, 256, 256], repeating: 10))
+        let b = maker.predictor.sam.lowResLogits(e, maskPrompt: Tensor(shape: [1, 1, 256, 256], repeating: -10))
+        XCTAssertGreaterThan(zip(a.data, b.data).map { abs($0 - $1) }.max() ?? 0, 0.1)
+        let files = try maker.write(samples: samples, count: 5, to: dir + "/out")
+        XCTAssertEqual(files.count, 2, "no more panels than images")
+        let strip = try ImageDecoder.read(files[0])
+        // Five 256-pixel-tall square panels with 6-pixel gaps, captions above.
+        XCTAssertEqual(strip.width, 5 * 256 + 6 * 6)
+        XCTAssertEqual(strip.height, 256 + 18 + 12)
+    }
+
+    func testTrainingCurveFromMetricsLog() throws {
+        let dir = try InferenceTestSupport.tempDir("curve")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = """
+            {"epoch":0,"val_dice":0.1,"val_iou":0.05}
+            {"epoch":1,"train_loss":1.2,"train_dice":0.3,"val_dice":0.35}
+            {"epoch":2,"train_loss":0.9,"train_dice":0.5,"val_dice":0.55}
+            {"epoch":3,"train_loss":0.7,"train_dice":0.62,"val_dice":0.6}
+
+            """
+        try Data(log.utf8).write(to: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        let rows = try TrainingCurve.readMetrics(dir + "/metrics.jsonl")
+        XCTAssertEqual(rows.count, 4)
+        let img = TrainingCurve.render(rows, width: 600, height: 300)
+        XCTAssertEqual([img.width, img.height, img.channels], [600, 300, 3])
+        // Both series colours appear (lines were drawn), and so does black (axes, ticks, text).
+        var colours = Set<[UInt8]>()
+        for i in stride(from: 0, to: img.pixels.count, by: 3) { colours.insert(Array(img.pixels[i..<(i + 3)])) }
+        XCTAssertTrue(colours.contains([200, 60, 40]))
+        XCTAssertTrue(colours.contains([40, 90, 200]))
+        XCTAssertTrue(colours.contains([0, 0, 0]))
+        try Data("not json\n".utf8).write(to: URL(fileURLWithPath: dir + "/bad.jsonl"))
+        XCTAssertThrowsError(try TrainingCurve.readMetrics(dir + "/bad.jsonl")) { XCTAssertTrue("\($0)".contains("line 1")) }
+    }
+
+    func testTicksAreNiceValues() {
+        XCTAssertEqual(LinePlot.ticks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1.0].map { $0 }, accuracy: 1e-9)
+        XCTAssertEqual(LinePlot.ticks(0.3, 1.7, target: 4), [0.5, 1.0, 1.5], accuracy: 1e-9)
+        XCTAssertEqual(LinePlot.ticks(1, 20, target: 4), [5, 10, 15, 20], accuracy: 1e-9)
+    }
+}
+
+private func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, "\(a) vs \(b)", file: file, line: line)
+    for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, "\(a) vs \(b)", file: file, line: line) }
+}
