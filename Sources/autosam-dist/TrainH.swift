@@ -17,7 +17,7 @@ struct TrainH: ParsableCommand {
     @Option(help: "AutoSAM training checkpoint holding g (best.ckpt or last.ckpt).")
     var checkpoint: String
 
-    @Option(help: "Training image/mask folder (overrides the stored config's data.train).")
+    @Option(help: "Training image/mask folder, e.g. demo-data/TrainDataset (overrides the stored config's data.train; validation_fraction then holds out part of it).")
     var data: String?
 
     @Option(help: "Adam steps (the paper's limit is 60).")

@@ -136,4 +136,19 @@ final class SurrogateTrainerTests: XCTestCase {
         }
         XCTAssertEqual(counts, [Int](repeating: 2, count: 6), "12 draws over 6 images: two passes")
     }
+
+    /// The parameter-only backward used for a frozen g gives exactly backward's gradients.
+    func testParameterOnlyBackwardMatchesFullBackward() {
+        var rng = SeededRNG(seed: 5)
+        let h = SurrogateDecoder(inChannels: 8, rng: &rng)
+        let z = Tensor.uniform([2, 8, 6, 6], rng: &rng, lo: -1, hi: 1)
+        let (y, c) = h.forward(z)
+        let dy = Tensor.uniform(y.shape, rng: &rng, lo: -1, hi: 1)
+        h.backward(dy, c)
+        let full = h.store.grads
+        h.store.zeroGrads()
+        h.backwardParameters(dy, c)
+        XCTAssertEqual(h.store.grads, full)
+        XCTAssertTrue(full.contains { $0 != 0 })
+    }
 }

@@ -146,6 +146,9 @@ public final class SurrogateTrainer {
         out("training surrogate decoder h (\(model.decoder.store.count) parameters) on frozen \(config.generator.backbone) g: "
             + "\(trainSamples.count) training images, batch \(effectiveBatch), \(n) iterations, Adam lr \(options.lr) wd \(options.weightDecay), "
             + "loss BCE+Dice (\(config.loss.activation.rawValue))")
+        let perImage = model.generator.embeddingChannels * model.generator.outputSize * model.generator.outputSize * 4
+        let touched = min(trainSamples.count, n * effectiveBatch)
+        out("g's outputs are kept in memory: up to \(touched * perImage >> 20) MiB for \(touched) image(s)")
         if effectiveBatch < options.batchSize {
             out("note: batch capped at the training set's \(trainSamples.count) images")
         }
