@@ -10,14 +10,24 @@ public struct TrainedModel {
 
     /// `samCheckpoint` overrides the SAM weights path stored in the config (a moved file).
     public static func load(_ path: String, samCheckpoint: String? = nil) throws -> TrainedModel {
-        let ck = try TrainingCheckpoint.read(path)
-        var cfg: TrainConfig
-        do { cfg = try TrainConfig.parse(ck.header.configYAML, path: path + " (stored config)") }
+        let (config, g, ck) = try loadGenerator(path)
+        var cfg = config
         if let s = samCheckpoint { cfg.model.checkpoint = s }
         guard FileManager.default.fileExists(atPath: cfg.model.checkpoint) else {
             throw FileError(path: cfg.model.checkpoint, problem: "SAM checkpoint named by \(path) not found (pass --sam-checkpoint)")
         }
         let sam = try SAM.load(cfg.model.sam, checkpoint: cfg.model.checkpoint)
+        return TrainedModel(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation), checkpoint: ck)
+    }
+
+    /// g alone (with its running statistics) and the config it was trained with, without
+    /// loading SAM: what `train-h` needs, since h reads g's output only.
+    public static func loadGenerator(_ path: String) throws -> (config: TrainConfig, generator: PromptGenerator, checkpoint: TrainingCheckpoint) {
+        let ck = try TrainingCheckpoint.read(path)
+        if ck.header.backbone == SurrogateCheckpoint.backbone {
+            throw FileError(path: path, problem: "this is a surrogate decoder h checkpoint (from train-h), not an AutoSAM training checkpoint")
+        }
+        let cfg = try TrainConfig.parse(ck.header.configYAML, path: path + " (stored config)")
         guard let variant = HarDNetVariant.named(ck.header.backbone) else {
             throw FileError(path: path, problem: "unknown generator backbone \(ck.header.backbone)")
         }
@@ -36,6 +46,6 @@ public struct TrainedModel {
             off += n
         }
         try g.setRunningStats(stats)
-        return TrainedModel(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation), checkpoint: ck)
+        return (cfg, g, ck)
     }
 }

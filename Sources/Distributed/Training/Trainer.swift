@@ -57,20 +57,10 @@ public final class Trainer {
     }
 
     func loadData() throws {
-        let sets = try SegmentationDataset.discover(config.data.train, skipBad: config.data.skipBad)
-        for s in sets where !s.skipped.isEmpty { out("warning: \(s.report)") }
-        var all = sets.flatMap(\.samples)
-        guard !all.isEmpty else { throw FileError(path: config.data.train, problem: "no image/mask pairs found") }
-        if let v = config.data.validation {
-            validationSamples = try SegmentationDataset.discover(v, skipBad: config.data.skipBad).flatMap(\.samples)
-        } else if config.data.validationFraction > 0 && all.count > 1 {
-            var rng = SeededRNG(seed: config.train.seed ^ 0x5EED_0F_5A11)
-            all.shuffle(using: &rng)
-            let n = max(1, Int((Double(all.count) * config.data.validationFraction).rounded()))
-            validationSamples = Array(all.prefix(n)).sorted { $0.name < $1.name }
-            all = Array(all.dropFirst(n))
-        }
-        trainSamples = all.sorted { $0.imagePath < $1.imagePath }
+        let split = try TrainingSplit.load(config)
+        for w in split.warnings { out("warning: \(w)") }
+        trainSamples = split.train
+        validationSamples = split.validation
     }
 
     /// Rank 0's parameters and statistics go to every rank, so replicas start identical.

@@ -20,6 +20,16 @@ public struct TrainingCheckpoint {
         public var buffers: [Entry]
         public var adam: AdamHeader
         public var history: [[String: Double]]
+        /// Set only in a surrogate decoder h checkpoint (backbone "surrogate_h", written by
+        /// `train-h`): the g checkpoint whose frozen output h was trained on.
+        public var generator: GeneratorReference?
+    }
+    /// A g checkpoint by path, with a hash of g's parameters and running statistics so a
+    /// different g under the same path is detected.
+    public struct GeneratorReference: Codable, Equatable {
+        public var path: String
+        public var hash: String
+        public init(path: String, hash: String) { self.path = path; self.hash = hash }
     }
     public struct Entry: Codable, Equatable { public var name: String; public var shape: [Int] }
     public struct AdamHeader: Codable, Equatable {

@@ -49,6 +49,17 @@ public final class SurrogateDecoder {
     /// Accumulates parameter gradients into `store.grads`; returns dL/dz.
     @discardableResult
     public func backward(_ dy: Tensor, _ c: Cache) -> Tensor {
+        backward(dy, c, needInputGrad: true)!
+    }
+
+    /// Accumulates parameter gradients only, skipping dL/dz (one transposed convolution's
+    /// worth of work): for training h on a frozen g.
+    public func backwardParameters(_ dy: Tensor, _ c: Cache) {
+        backward(dy, c, needInputGrad: false)
+    }
+
+    @discardableResult
+    func backward(_ dy: Tensor, _ c: Cache, needInputGrad: Bool) -> Tensor? {
         let s = store
         let b3 = Conv2D.backward(dy, input: c.g2, weight: s.tensor(conv3w), Conv2DGeometry())
         s.accumulateGrad(conv3w, b3.dWeight); s.accumulateGrad(conv3b, b3.dBias)
@@ -60,8 +71,8 @@ public final class SurrogateDecoder {
         let ln1 = LayerNorm2D.backward(GELU.backward(b2.dx!, input: c.n1), input: c.a1,
                                        gamma: s.tensor(norm1w), stats: c.s1)
         s.accumulateGrad(norm1w, ln1.dGamma); s.accumulateGrad(norm1b, ln1.dBeta)
-        let b1 = ConvTranspose2D.backward(ln1.dx, input: c.x, weight: s.tensor(conv1w), t1)
+        let b1 = ConvTranspose2D.backward(ln1.dx, input: c.x, weight: s.tensor(conv1w), t1, needInputGrad: needInputGrad)
         s.accumulateGrad(conv1w, b1.dWeight); s.accumulateGrad(conv1b, b1.dBias)
-        return b1.dx!
+        return b1.dx
     }
 }
