@@ -1,6 +1,10 @@
 #include "ckernels.h"
 #include <math.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <limits.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define CK_X86 1
@@ -230,4 +234,15 @@ void ck_dw3x3_row(const float *in0, const float *in1, const float *in2, const fl
 void ck_dw3x3_nhwc(const float *x, const float *w9, const float *bias, float *y,
                    ptrdiff_t h, ptrdiff_t w, ptrdiff_t c) {
     DISPATCH(dw3x3_nhwc_avx(x, w9, bias, y, h, w, c), dw3x3_nhwc_scalar(x, w9, bias, y, h, w, c))
+}
+
+int ck_malloc_reuse(int max_block) {
+#if defined(__GLIBC__)
+    // glibc caps M_MMAP_THRESHOLD at 32 MB, below our activations: use the heap for every block
+    // the main arena serves (other threads' arenas still fall back to mmap when their heap is full).
+    (void)max_block;
+    return mallopt(M_MMAP_MAX, 0) && mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#else
+    (void)max_block; return 0;
+#endif
 }

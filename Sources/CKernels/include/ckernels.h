@@ -28,4 +28,9 @@ void ck_dw3x3_row(const float *in0, const float *in1, const float *in2, const fl
 void ck_dw3x3_nhwc(const float *x, const float *w9, const float *bias, float *y,
                    ptrdiff_t h, ptrdiff_t w, ptrdiff_t c);
 
+/// glibc: keep freed blocks in the heap (no mmap for big blocks in the main arena, no trimming);
+/// max_block is advisory.
+/// Returns 0 where the C library has no mallopt.
+int ck_malloc_reuse(int max_block);
+
 #endif
