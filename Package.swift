@@ -26,7 +26,9 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CTIFF"]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
-        .target(name: "Network", dependencies: ["COpenBLAS", "CDNNL"]),
+        // AVX2+FMA kernels picked at run time (function-level target attributes, no compiler flags).
+        .target(name: "CKernels"),
+        .target(name: "Network", dependencies: ["COpenBLAS", "CDNNL", "CKernels"]),
         .target(name: "Datasets", dependencies: ["CPNG", "CJPEG", "CTIFF", "CImageCodecs"]),
         .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets", .product(name: "Yams", package: "Yams")]),
         .executableTarget(

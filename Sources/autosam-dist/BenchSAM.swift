@@ -19,6 +19,9 @@ struct BenchSAM: ParsableCommand {
     @Flag(help: "Skip the PyTorch reference even when torch is installed.")
     var noReference = false
 
+    @Flag(help: "Time only the decoder (on a random embedding); for profiling.")
+    var decoderOnly = false
+
     func validate() throws {
         guard FileManager.default.fileExists(atPath: checkpoint) else {
             throw ValidationError("\(checkpoint): checkpoint not found (Launch/fetch-weights.sh fetches the default)")
@@ -38,9 +41,11 @@ struct BenchSAM: ParsableCommand {
         var rng = SeededRNG(seed: 2)
         let x1 = Tensor.uniform([1, 3, 256, 256], rng: &rng, lo: 0, hi: 1)
         let xb = Tensor.uniform([batch, 3, 256, 256], rng: &rng, lo: 0, hi: 1)
-        record("encoder", 1, BenchSupport.median(repeats: options.repeats) { _ = sam.imageEncoder(x1) })
-        var emb = Tensor(zeros: [1])
-        record("encoder", batch, BenchSupport.median(repeats: 1) { emb = sam.imageEncoder(xb) })
+        var emb = Tensor.uniform([batch, 256, 64, 64], rng: &rng, lo: -1, hi: 1)
+        if !decoderOnly {
+            record("encoder", 1, BenchSupport.median(repeats: options.repeats) { _ = sam.imageEncoder(x1) })
+            record("encoder", batch, BenchSupport.median(repeats: 1) { emb = sam.imageEncoder(xb) })
+        }
 
         let dense = Tensor.uniform([batch, 256, 64, 64], rng: &rng, lo: -1, hi: 1)
         let sparse = Tensor(zeros: [1, 0, 256])
@@ -57,7 +62,7 @@ struct BenchSAM: ParsableCommand {
         }
         record("decoder_forward_backward", batch, tfb, extra: ["peak_rss_mb": BenchSupport.peakRSSMB(), "peak_rss_delta_mb": BenchSupport.peakRSSMB() - before])
 
-        if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_sam.py") {
+        if !noReference && !decoderOnly, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_sam.py") {
             rows += BenchSupport.runReference(py, script: script, args: ["--checkpoint", checkpoint, "--batch", "\(batch)",
                                                                          "--threads", "\(threads)", "--repeats", "\(options.repeats)"])
         }

@@ -84,8 +84,28 @@ public enum Shape {
         return Tensor(shape: inputShape, data: dx)
     }
 
+    /// dst [cols, rows] = srcᵀ for src [rows, cols], in 32×32 tiles (both sides stay in cache).
+    static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int) {
+        let t = 32
+        var i0 = 0
+        while i0 < rows {
+            let i1 = min(rows, i0 + t)
+            var j0 = 0
+            while j0 < cols {
+                let j1 = min(cols, j0 + t)
+                for i in i0..<i1 {
+                    let s = src + i * cols
+                    for j in j0..<j1 { dst[j * rows + i] = s[j] }
+                }
+                j0 = j1
+            }
+            i0 = i1
+        }
+    }
+
     /// y.shape[i] = x.shape[perm[i]] (torch.permute). Walks the output in order with an
-    /// odometer over its dimensions; the innermost output dimension is a strided read.
+    /// odometer over its dimensions; the innermost output dimension is a strided read
+    /// (a copy when it is contiguous); swapping the last two axes is a tiled transpose.
     public static func permute(_ x: Tensor, _ perm: [Int]) -> Tensor {
         let r = x.rank
         precondition(perm.count == r && Set(perm) == Set(0..<r),
@@ -94,9 +114,23 @@ public enum Shape {
         for i in stride(from: r - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * x.shape[i + 1] }
         let outShape = perm.map { x.shape[$0] }
         let strides = perm.map { inStrides[$0] }   // input stride of each output dimension
-        var y = [Float](repeating: 0, count: x.count)
-        guard x.count > 0 else { return Tensor(shape: outShape, data: y) }
+        guard x.count > 0 else { return Tensor(shape: outShape, data: []) }
         if r == 0 { return x }
+        if perm == Array(0..<r) { return Tensor(shape: outShape, data: x.data) }
+        // Swapping the last two axes (the [B, C, HW] ↔ [B, HW, C] layout change): blocked transpose.
+        if r >= 2 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1 && Array(perm[..<(r - 2)]) == Array(0..<(r - 2)) {
+            let rows = x.shape[r - 2], cols = x.shape[r - 1], mats = x.count / (rows * cols)
+            let out = [Float](unsafeUninitializedCapacity: x.count) { ob, n in
+                x.data.withUnsafeBufferPointer { xb in
+                    for m in 0..<mats {
+                        transpose(xb.baseAddress! + m * rows * cols, ob.baseAddress! + m * rows * cols, rows, cols)
+                    }
+                }
+                n = x.count
+            }
+            return Tensor(shape: outShape, data: out)
+        }
+        var y = [Float](repeating: 0, count: x.count)
         let last = outShape[r - 1], lastStride = strides[r - 1]
         x.data.withUnsafeBufferPointer { xb in
             y.withUnsafeMutableBufferPointer { yb in
@@ -104,7 +138,11 @@ public enum Shape {
                 var src = 0, dst = 0
                 while dst < yb.count {
                     var s = src
-                    for j in 0..<last { yb[dst + j] = xb[s]; s += lastStride }
+                    if lastStride == 1 {
+                        (yb.baseAddress! + dst).update(from: xb.baseAddress! + s, count: last)
+                    } else {
+                        for j in 0..<last { yb[dst + j] = xb[s]; s += lastStride }
+                    }
                     dst += last
                     // advance the odometer over the outer output dimensions
                     var d = r - 2

@@ -1,3 +1,8 @@
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The TinyViT image encoder of LiteMedSAM (forward only: the encoder is frozen).
 /// Every Conv2d+BatchNorm pair is folded at load time. Activations between attention
 /// blocks are tokens [B, H·W, C]; convolutions run on NCHW, converted at their boundary.
@@ -21,11 +26,75 @@ struct MBConv {
         conv2 = .convBN(bag, p + ".conv2", in: hid, out: hid, kernel: 3, geometry: .init(padding: 1, groups: hid))
         conv3 = .convBN(bag, p + ".conv3", in: hid, out: dim, kernel: 1)
     }
+    /// GELU(x + conv3(GELU(conv2(GELU(conv1(x)))))), computed in strips of `stripRows` output
+    /// rows per image: conv1 (sgemm) + bias + GELU fills a ring of hidden rows (the strip and
+    /// one row of halo on each side), the depthwise kernel (+ bias + GELU) turns it into the
+    /// strip's hidden output, conv3 (sgemm) writes the strip of y, and bias + residual + GELU
+    /// finish it in place. The 4×-wide hidden tensor (670 MB at batch 10, 256²) never exists.
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = conv3(GELU.forward(conv2(GELU.forward(conv1(x)))))
-        Elementwise.addInPlace(&y, x)
-        return GELU.forward(y)
+        guard conv1.isPointwise, conv2.isDepthwise3x3Same, conv3.isPointwise else {
+            var y = conv3(conv2.forward(conv1.forward(x, gelu: true), gelu: true))
+            Elementwise.addInPlace(&y, x)
+            FrozenFused.geluInPlace(&y)
+            return y
+        }
+        let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let hid = conv1.weight.shape[0], hw = h * w
+        let strip = min(h, MBConv.stripRows), slots = strip + 2
+        let ring = UnsafeMutablePointer<Float>.allocate(capacity: hid * slots * w)
+        let mid = UnsafeMutablePointer<Float>.allocate(capacity: hid * strip * w)
+        defer { ring.deallocate(); mid.deallocate() }
+        var y = Tensor(shape: x.shape, data: FrozenFused.uninitialized(x.count))
+        x.data.withUnsafeBufferPointer { xb in
+        y.data.withUnsafeMutableBufferPointer { yb in
+        conv1.weight.data.withUnsafeBufferPointer { w1 in
+        conv2.weight.data.withUnsafeBufferPointer { w2 in
+        conv3.weight.data.withUnsafeBufferPointer { w3 in
+        conv1.withBias { b1 in
+        conv3.withBias { b3 in
+            let b2 = conv2.bias?.data ?? [Float](repeating: 0, count: hid)
+            for n in 0..<b {
+                let xn = xb.baseAddress! + n * c * hw, yn = yb.baseAddress! + n * c * hw
+                // Ring slot j holds hidden row r0 − 1 + j of every channel (channel stride slots·w).
+                func fill(rows lo: Int, _ hi: Int, slot: Int) {
+                    guard hi > lo else { return }
+                    let dst = ring + slot * w
+                    sgemm(m: hid, n: (hi - lo) * w, k: c, a: w1.baseAddress!, b: xn + lo * w, ldb: hw,
+                          c: dst, ldc: slots * w)
+                    FrozenFused.biasGELU(dst, ld: slots * w, bias: b1, rows: hid, cols: (hi - lo) * w)
+                }
+                fill(rows: 0, min(h, strip + 1), slot: 1)
+                var r0 = 0
+                while r0 < h {
+                    let rows = min(strip, h - r0)
+                    for ch in 0..<hid {
+                        let base = ring + ch * slots * w, wk = w2.baseAddress! + ch * 9
+                        let out = mid + ch * rows * w
+                        for r in 0..<rows {
+                            let g = r0 + r
+                            ck_dw3x3_row(g > 0 ? base + r * w : nil, base + (r + 1) * w,
+                                         g + 1 < h ? base + (r + 2) * w : nil, wk, b2[ch], out + r * w, w, 1)
+                        }
+                    }
+                    sgemm(m: c, n: rows * w, k: hid, a: w3.baseAddress!, b: mid, c: yn + r0 * w, ldc: hw)
+                    ck_bias_residual_rows(yn + r0 * w, hw, xn + r0 * w, hw, b3, c, rows * w, 1)
+                    r0 += rows
+                    guard r0 < h else { break }
+                    // Keep rows r0 − 1 and r0 (the old slots rows, rows + 1) as slots 0 and 1.
+                    for ch in 0..<hid {
+                        let base = ring + ch * slots * w
+                        memmove(base, base + rows * w, 2 * w * MemoryLayout<Float>.stride)
+                    }
+                    fill(rows: r0 + 1, min(h, r0 + min(strip, h - r0) + 1), slot: 2)
+                }
+            }
+        } } } } } } }
+        return y
     }
+
+    /// Output rows per strip: the ring (hidden·(rows + 2)·W floats) and the depthwise output stay
+    /// in L2/L3 (2.5 MB each at 256 hidden channels, W = 256) while sgemm still gets 2048 columns.
+    static var stripRows = 8
 }
 
 struct PatchMerging {
@@ -39,7 +108,7 @@ struct PatchMerging {
     }
     /// NCHW in, NCHW out.
     func callAsFunction(_ x: Tensor) -> Tensor {
-        conv3(GELU.forward(conv2(GELU.forward(conv1(x)))))
+        conv3.forward(conv2.forward(conv1.forward(x, gelu: true), gelu: true), gelu: false)
     }
 }
 
@@ -71,26 +140,33 @@ struct TinyViTAttention {
         bias = g
     }
 
-    /// x [W, N, C] (windows of N tokens) → [W, N, C].
+    /// x [W, N, C] (windows of N tokens) → [W, N, C]. Per window and head, two strided sgemms
+    /// read q, k, v straight out of the qkv output (per head [q | k | v], rows 3·C apart) and write
+    /// the head's slice of the merged [W, N, C] output: no slicing or permute copies.
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (w, n, c) = (x.shape[0], x.shape[1], x.shape[2])
         let t = qkv(norm(x))                                 // [W, N, heads·3·kd], per head (q, k, v)
-        let per = t.reshaped([w, n, heads, 3 * keyDim])
-        let q = Shape.permute(Shape.slice(per, axis: 3, range: 0..<keyDim), [0, 2, 1, 3]).reshaped([w * heads, n, keyDim])
-        let k = Shape.permute(Shape.slice(per, axis: 3, range: keyDim..<(2 * keyDim)), [0, 2, 1, 3]).reshaped([w * heads, n, keyDim])
-        let v = Shape.permute(Shape.slice(per, axis: 3, range: (2 * keyDim)..<(3 * keyDim)), [0, 2, 1, 3]).reshaped([w * heads, n, keyDim])
-        var scores = MatMul.forward(q, k, transB: true, alpha: 1 / Float(keyDim).squareRoot())   // [W·heads, N, N]
-        scores.data.withUnsafeMutableBufferPointer { s in
+        let ld = 3 * c, kd = keyDim, scale = 1 / Float(keyDim).squareRoot()
+        var merged = Tensor(shape: [w, n, c], data: FrozenFused.uninitialized(w * n * c))
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+        defer { scores.deallocate() }
+        t.data.withUnsafeBufferPointer { tb in
             bias.data.withUnsafeBufferPointer { bb in
-                let per = n * n * heads
-                for i in 0..<w {
-                    let base = s.baseAddress! + i * per
-                    for j in 0..<per { base[j] += bb[j] }
+                merged.data.withUnsafeMutableBufferPointer { mb in
+                    for wi in 0..<w {
+                        for hd in 0..<heads {
+                            let q = tb.baseAddress! + wi * n * ld + hd * 3 * kd
+                            scores.update(from: bb.baseAddress! + hd * n * n, count: n * n)
+                            sgemm(transB: true, m: n, n: n, k: kd, alpha: scale, a: q, lda: ld, b: q + kd, ldb: ld,
+                                  beta: 1, c: scores, ldc: n)
+                            for r in 0..<n { Softmax.softmaxRow(scores + r * n, scores + r * n, n) }
+                            sgemm(m: n, n: kd, k: n, a: scores, lda: n, b: q + 2 * kd, ldb: ld,
+                                  c: mb.baseAddress! + wi * n * c + hd * kd, ldc: c)
+                        }
+                    }
                 }
             }
         }
-        let o = MatMul.forward(Softmax.forward(scores), v)                  // [W·heads, N, kd]
-        let merged = Shape.permute(o.reshaped([w, heads, n, keyDim]), [0, 2, 1, 3]).reshaped([w, n, c])
         return proj(merged)
     }
 }
@@ -110,7 +186,12 @@ struct TinyViTBlock {
         fc2 = FrozenLinear(bag, p + ".mlp.fc2", in: dim * mlpRatio, out: dim)
         self.window = window
         self.dim = dim
+        let lw = localConv.weight.data
+        localW9 = (0..<9).flatMap { t in (0..<dim).map { lw[$0 * 9 + t] } }
     }
+
+    /// local_conv's folded weight as [9 taps, C], for the channels-last depthwise kernel.
+    let localW9: [Float]
 
     /// x tokens [B, H·W, C] → same.
     func callAsFunction(_ x: Tensor, h: Int, w: Int) -> Tensor {
@@ -138,10 +219,28 @@ struct TinyViTBlock {
                 } } }
             }
         }
-        let nchw = Shape.permute(y.reshaped([b, h * w, c]), [0, 2, 1]).reshaped([b, c, h, w])
-        var t = Shape.permute(localConv(nchw).reshaped([b, c, h * w]), [0, 2, 1])
-        let m = fc2(GELU.forward(fc1(mlpNorm(t))))
-        Elementwise.addInPlace(&t, m)
+        // local_conv (depthwise 3×3) straight on the tokens, channels last: no NCHW round trip.
+        var t = Tensor(shape: [b, h * w, c], data: FrozenFused.uninitialized(b * h * w * c))
+        if localConv.isDepthwise3x3Same {
+            y.data.withUnsafeBufferPointer { yp in
+                t.data.withUnsafeMutableBufferPointer { tp in
+                    localW9.withUnsafeBufferPointer { wp in
+                        localConv.withBias { bp in
+                            for bi in 0..<b {
+                                ck_dw3x3_nhwc(yp.baseAddress! + bi * h * w * c, wp.baseAddress!, bp,
+                                              tp.baseAddress! + bi * h * w * c, h, w, c)
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            let nchw = Shape.permute(y.reshaped([b, h * w, c]), [0, 2, 1]).reshaped([b, c, h, w])
+            t = Shape.permute(localConv(nchw).reshaped([b, c, h * w]), [0, 2, 1])
+        }
+        var hidden = fc1(mlpNorm(t))
+        FrozenFused.geluInPlace(&hidden)
+        Elementwise.addInPlace(&t, fc2(hidden))
         return t
     }
 }
@@ -176,7 +275,7 @@ public struct TinyViT {
 
     /// Preprocessed images [B, 3, S, S] → embeddings [B, 256, S/4, S/4].
     public func callAsFunction(_ images: Tensor) -> Tensor {
-        var x = embed2(GELU.forward(embed1(images)))
+        var x = embed2.forward(embed1.forward(images, gelu: true), gelu: false)
         for blk in stage0 { x = blk(x) }
         for s in 0..<stages.count {
             x = merges[s](x)                                     // NCHW

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Network
+
+/// g (the prompt generator) forward + backward in train mode, beside PyTorch's in the same run.
+struct BenchG: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "g", abstract: "Seconds for g (HarDNet prompt generator) forward + backward, with PyTorch's.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "HarDNet variant (hardnet85, hardnet68, hardnet39ds).")
+    var variant = "hardnet85"
+
+    @Option(help: "Batch.")
+    var batch: Int = 10
+
+    @Option(help: "Image side.")
+    var size: Int = 256
+
+    @Flag(help: "Skip the PyTorch reference even when torch is installed.")
+    var noReference = false
+
+    func validate() throws {
+        if HarDNetVariant.named(variant) == nil { throw ValidationError("unknown variant \(variant)") }
+        if batch < 1 || size % 16 != 0 { throw ValidationError("--batch ≥ 1 and --size a multiple of 16") }
+    }
+
+    func run() throws {
+        let threads = ThreadPolicy.apply(explicit: options.threads)
+        var rng = SeededRNG(seed: 3)
+        let g = PromptGenerator(variant: HarDNetVariant.named(variant)!, rng: &rng)
+        let x = Tensor.uniform([batch, 3, size, size], rng: &rng, lo: 0, hi: 1)
+        BenchSupport.resetPeakRSS()
+        let t = BenchSupport.median(repeats: options.repeats) {
+            let (z, cache) = g.forward(x, training: true)
+            g.backward(Tensor(shape: z.shape, repeating: 1), cache)
+            g.store.zeroGrads()
+        }
+        var rows: [[String: Any]] = [["name": "g_forward_backward", "batch": batch, "seconds": t, "threads": threads,
+                                      "engine": "swift", "peak_rss_mb": BenchSupport.peakRSSMB()]]
+        if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_g.py") {
+            rows += BenchSupport.runReference(py, script: script, args: ["--variant", variant, "--batch", "\(batch)",
+                                                                         "--size", "\(size)", "--threads", "\(threads)",
+                                                                         "--repeats", "\(options.repeats)"])
+        }
+        if options.json {
+            for r in rows { print(BenchSupport.jsonLine(r)) }
+            return
+        }
+        let ours = rows[0]["seconds"] as! Double
+        print("g \(variant), batch \(batch), \(size)², \(threads) thread(s); seconds (median)")
+        var line = "g forward+backward  ours \(BenchSupport.format(ours, 3)) s (peak RSS \(BenchSupport.format(rows[0]["peak_rss_mb"] as! Double, 0)) MB)"
+        if let r = rows.first(where: { ($0["engine"] as? String) == "pytorch" }), let rt = r["seconds"] as? Double {
+            line += "   pytorch \(BenchSupport.format(rt, 3)) s   ratio \(BenchSupport.format(rt / ours, 2))x"
+            if let m = r["peak_rss_mb"] as? Double { line += " (pytorch peak RSS \(BenchSupport.format(m, 0)) MB)" }
+        }
+        print(line)
+    }
+}
