@@ -10,7 +10,7 @@ ranks="${RANKS:-2}"
 swift build -c release
 bin=.build/release/autosam-dist
 [ -f weights/lite_medsam.pth ] || bash Launch/fetch-weights.sh
-[ -d demo-data/TrainDataset ] || "$bin" make-demo-data --output demo-data --train 30 --test 10
+[ -d demo-data/TrainDataset ] || "$bin" make-demo-data --output demo-data --train 50 --test 10
 if [ "$ranks" -gt 1 ]; then
   mpirun -n "$ranks" "$bin" train --config Configs/demo.yaml
 else

@@ -29,6 +29,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batchSize = 10
 
+    @Option(help: "Surrogate decoder h trained with train-h (default: h.ckpt beside --checkpoint, if present); adds h(g(I)) scores.")
+    var surrogate: String?
+
     @Flag(help: "Skip unreadable or unmatched files with a warning instead of stopping.")
     var skipBad = false
 
@@ -45,6 +48,7 @@ struct Eval: ParsableCommand {
             }
         }
         if let s = samCheckpoint, !FileManager.default.fileExists(atPath: s) { throw ValidationError("\(s): SAM checkpoint not found") }
+        if let h = surrogate, !FileManager.default.fileExists(atPath: h) { throw ValidationError("\(h): surrogate checkpoint not found") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
     }
@@ -53,10 +57,13 @@ struct Eval: ParsableCommand {
         ThreadPolicy.apply(explicit: threads)
         do {
             let trained = try TrainedModel.load(checkpoint, samCheckpoint: samCheckpoint)
+            let sibling = ((checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent("h.ckpt")
+            let hPath = surrogate ?? (FileManager.default.fileExists(atPath: sibling) ? sibling : nil)
+            let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: checkpoint) }
             let report = try EvaluationRun.run(
                 model: trained.model, samCheckpoint: trained.config.model.checkpoint, checkpointPath: checkpoint,
                 roots: data, skipBad: skipBad, cacheDirectory: cache ?? trained.config.output.cache,
-                batchSize: batchSize) { print($0) }
+                batchSize: batchSize, surrogate: h) { print($0) }
             try report.write(to: output)
             print(report.table, terminator: "")
             for n in report.notes { print("note: \(n)") }

@@ -10,6 +10,9 @@ public struct EvaluationReport {
         public var dice: Double
         public var iou: Double
         public var mae: Double
+        /// h(g(I)) scores, when a surrogate decoder was evaluated too.
+        public var hDice: Double? = nil
+        public var hIoU: Double? = nil
     }
 
     public struct DatasetSummary {
@@ -17,6 +20,7 @@ public struct EvaluationReport {
         public var dice: MeanStd
         public var iou: MeanStd
         public var mae: MeanStd
+        public var hDice: MeanStd?
         public var paper: PaperResults.Entry?
     }
 
@@ -37,14 +41,19 @@ public struct EvaluationReport {
         return order.map { d in
             let rs = rows.filter { $0.dataset == d }
             return DatasetSummary(dataset: d, dice: MeanStd(rs.map(\.dice)), iou: MeanStd(rs.map(\.iou)),
-                                  mae: MeanStd(rs.map(\.mae)), paper: PaperResults.lookup(d))
+                                  mae: MeanStd(rs.map(\.mae)),
+                                  hDice: rs.allSatisfy { $0.hDice != nil } ? MeanStd(rs.compactMap(\.hDice)) : nil,
+                                  paper: PaperResults.lookup(d))
         }
     }
 
     public var csv: String {
-        var s = "dataset,image,dice,iou,mae\n"
+        let withH = rows.contains { $0.hDice != nil }
+        var s = "dataset,image,dice,iou,mae" + (withH ? ",h_dice,h_iou" : "") + "\n"
         for r in rows {
-            s += [Self.csvField(r.dataset), Self.csvField(r.image), Self.num(r.dice), Self.num(r.iou), Self.num(r.mae)].joined(separator: ",") + "\n"
+            var f = [Self.csvField(r.dataset), Self.csvField(r.image), Self.num(r.dice), Self.num(r.iou), Self.num(r.mae)]
+            if withH { f += [r.hDice.map(Self.num) ?? "", r.hIoU.map(Self.num) ?? ""] }
+            s += f.joined(separator: ",") + "\n"
         }
         return s
     }
@@ -60,12 +69,13 @@ public struct EvaluationReport {
     static func pct(_ m: MeanStd) -> String { String(format: "%.1f ± %.1f", 100 * m.mean, 100 * m.std) }
 
     public var table: String {
-        var s = "| Dataset | n | Dice (%) | IoU (%) | MAE | Paper Dice (%) |\n"
-        s += "|---|---:|---:|---:|---:|---:|\n"
+        let withH = summaries.contains { $0.hDice != nil }
+        var s = "| Dataset | n | Dice (%) | IoU (%) | MAE |" + (withH ? " h(g(I)) Dice (%) |" : "") + " Paper Dice (%) |\n"
+        s += "|---|---:|---:|---:|---:|" + (withH ? "---:|" : "") + "---:|\n"
         for d in summaries {
             let paper = d.paper.map { ($0.approximate ? "≈" : "") + String(format: "%g", $0.dice) } ?? "—"
             s += "| \(d.dataset.replacingOccurrences(of: "|", with: "\\|")) | \(d.dice.count) | \(Self.pct(d.dice)) | \(Self.pct(d.iou)) | "
-                + String(format: "%.4f", d.mae.mean) + " | \(paper) |\n"
+                + String(format: "%.4f", d.mae.mean) + " |" + (withH ? " \(d.hDice.map(Self.pct) ?? "—") |" : "") + " \(paper) |\n"
         }
         return s
     }

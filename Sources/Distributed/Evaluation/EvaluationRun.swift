@@ -7,7 +7,7 @@ import Network
 public enum EvaluationRun {
     public static func run(model: AutoSAM, samCheckpoint: String, checkpointPath: String, roots: [String],
                            skipBad: Bool, cacheDirectory: String, batchSize: Int = 10,
-                           log: (String) -> Void = { _ in }) throws -> EvaluationReport {
+                           surrogate: SurrogateModel? = nil, log: (String) -> Void = { _ in }) throws -> EvaluationReport {
         var sets: [SegmentationDataset] = []
         var notes: [String] = []
         for root in roots {
@@ -24,11 +24,16 @@ public enum EvaluationRun {
         var rows: [EvaluationReport.Row] = []
         for s in sets where !s.samples.isEmpty {
             log("evaluating \(s.name): \(s.samples.count) image(s)")
-            for score in try evaluator.evaluate(s.samples) {
-                rows.append(.init(dataset: s.name, image: score.name, dice: score.dice, iou: score.iou, mae: score.mae))
+            let hScores = try surrogate.map { try SurrogateEvaluator(model: $0, batchSize: batchSize).evaluate(s.samples) }
+            for (i, score) in try evaluator.evaluate(s.samples).enumerated() {
+                var row = EvaluationReport.Row(dataset: s.name, image: score.name, dice: score.dice, iou: score.iou, mae: score.mae)
+                if let h = hScores?[i] { row.hDice = h.dice; row.hIoU = h.iou }
+                rows.append(row)
             }
         }
-        notes.append("h(g(I)) scores: no surrogate decoder h is stored in this checkpoint, so only Mz is scored.")
+        if surrogate == nil {
+            notes.append("h(g(I)) scores: no surrogate decoder given (train one with train-h, pass --surrogate), so only Mz is scored.")
+        }
         return EvaluationReport(rows: rows, checkpoint: checkpointPath, notes: notes)
     }
 }

@@ -6,7 +6,9 @@ import Glibc
 /// A progress bar with images/s and ETA on a terminal; plain lines (every ~10%) otherwise.
 final class ProgressReporter {
     let enabled: Bool
-    let isTerminal = isatty(STDOUT_FILENO) != 0
+    /// Under mpirun a rank's stdout is a pseudo-terminal even when the job's output goes to a
+    /// file, so redrawn bars are kept for direct runs on a terminal.
+    let isTerminal = isatty(STDOUT_FILENO) != 0 && getenv("OMPI_COMM_WORLD_SIZE") == nil
     var total = 0, label = "", start = Date(), lastDecile = -1
 
     init(enabled: Bool) { self.enabled = enabled }

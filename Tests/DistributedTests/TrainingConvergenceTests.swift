@@ -1,0 +1,38 @@
+import Datasets
+import Foundation
+import XCTest
+@testable import Distributed
+@testable import Network
+
+/// Training the embedded default on synthetic lesions must raise validation Dice clearly.
+final class TrainingConvergenceTests: XCTestCase {
+    func testValidationDiceRisesOnSyntheticLesions() throws {
+        let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
+        guard FileManager.default.fileExists(atPath: weights) else { throw XCTSkip("weights/lite_medsam.pth not present") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try DemoDataGenerator(size: 128, seed: 11).write(to: dir + "/data", train: 16, test: 1)
+        var c = TrainConfig()
+        c.model.checkpoint = weights
+        c.generator.backbone = "hardnet39ds"
+        c.data.train = dir + "/data/TrainDataset"
+        c.data.validationFraction = 0.25
+        c.augment.enabled = false
+        c.train.epochs = 25
+        c.train.batchSize = 4
+        c.train.lr = 1e-3
+        c.output.dir = dir + "/run"
+        c.output.cache = dir + "/cache"
+        let t = try Trainer(config: c, comm: SingleProcessCommunicator(), print: { _ in })
+        XCTAssertEqual(t.validationSamples.count, 4)
+        try t.run()
+        let dice = t.history.compactMap { $0["val_dice"] }
+        XCTAssertEqual(dice.count, 26, "initial + one validation per epoch")
+        let initial = dice.first!, final = dice.suffix(3).reduce(0, +) / 3
+        print("validation Dice: initial \(initial), per epoch \(dice.map { String(format: "%.3f", $0) }.joined(separator: " "))")
+        // Measured on this machine kind: initial 0.000; ~0 while BatchNorm running statistics catch
+        // up (eval mode), then 0.28 → 0.65 over epochs 20–25; mean of the last three 0.62.
+        XCTAssertGreaterThan(final, initial + 0.3, "validation Dice must rise clearly above its initial value")
+    }
+}
