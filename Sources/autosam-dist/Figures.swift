@@ -33,6 +33,9 @@ struct Figures: ParsableCommand {
     @Option(help: "SAM weights (.pth), overriding the path stored in the checkpoint.")
     var samCheckpoint: String?
 
+    @Option(help: "Surrogate decoder h from train-h (default: h.ckpt beside --checkpoint, if present): adds the h rows.")
+    var surrogate: String?
+
     @Flag(help: "Skip unreadable or unmatched files with a warning instead of stopping.")
     var skipBad = false
 
@@ -63,8 +66,12 @@ struct Figures: ParsableCommand {
                 let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint)
                 let sets = try SegmentationDataset.discover(d, skipBad: skipBad)
                 for s in sets where !s.skipped.isEmpty { print("warning: \(s.report)") }
-                let written = try FigureMaker(model: trained.model).write(samples: sets.flatMap(\.samples), count: images, to: output) { print($0) }
-                print("wrote \(written.count) panel strip(s) to \(output)/ (no surrogate decoder h in this checkpoint: no h rows)")
+                let sibling = ((c as NSString).deletingLastPathComponent as NSString).appendingPathComponent("h.ckpt")
+                let hPath = surrogate ?? (FileManager.default.fileExists(atPath: sibling) ? sibling : nil)
+                let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: c) }
+                let written = try FigureMaker(model: trained.model).write(samples: sets.flatMap(\.samples), count: images, to: output,
+                                                                          surrogate: h) { print($0) }
+                print("wrote \(written.count) figure(s) to \(output)/" + (h == nil ? " (no surrogate decoder h given: no h rows; train one with train-h)" : ""))
             }
         } catch {
             FileHandle.standardError.write(Data("autosam-dist figures: error: \(error)\n".utf8))

@@ -52,7 +52,9 @@ public struct FigureMaker {
 
     /// Panels for `count` test images spread evenly over the samples; one PNG strip each in `dir`.
     @discardableResult
-    public func write(samples: [DatasetSample], count: Int, to dir: String, log: (String) -> Void = { _ in }) throws -> [String] {
+    /// With `surrogate`, each image also gets the paper's h row: I, h(g(I)), Mz, ground truth.
+    public func write(samples: [DatasetSample], count: Int, to dir: String, surrogate: SurrogateModel? = nil,
+                      log: (String) -> Void = { _ in }) throws -> [String] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let n = min(count, samples.count)
         let picks = (0..<n).map { $0 * samples.count / max(n, 1) }
@@ -69,6 +71,15 @@ public struct FigureMaker {
             let base = ((s.name as NSString).deletingPathExtension as NSString).lastPathComponent
             let out = (dir as NSString).appendingPathComponent("panels_\(base).png")
             try PNGCodec.write(p.strip, to: out)
+            if let h = surrogate {
+                var hMask = Mask(width: gt.width, height: gt.height, pixels: [UInt8](repeating: 0, count: gt.pixels.count))
+                _ = try SurrogateEvaluator(model: h, batchSize: 1).evaluate([s]) { _, m in hMask = m }
+                let row = PanelStrip.compose([("INPUT", image), ("H(G(I))", hMask.image255), ("MZ", p.mz.image255), ("GT", gt.image255)])
+                let hOut = (dir as NSString).appendingPathComponent("hrow_\(base).png")
+                try PNGCodec.write(row, to: hOut)
+                log("\(s.imagePath) → \(hOut): Dice h(g(I)) \(fmt(Metrics.dice(hMask, gt)))")
+                written.append(hOut)
+            }
             log("\(s.imagePath) → \(out): Dice Mz \(fmt(Metrics.dice(p.mz, gt))), SAM(Mz) \(fmt(Metrics.dice(p.samWithMz, gt))), "
                 + "SAM(GT) \(fmt(Metrics.dice(p.samWithGroundTruth, gt)))")
             written.append(out)
