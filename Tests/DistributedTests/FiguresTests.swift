@@ -36,6 +36,22 @@ final class FiguresTests: XCTestCase {
         XCTAssertEqual(strip.height, 256 + 18 + 12)
     }
 
+    /// With a surrogate decoder, each image also gets the h row: I, h(g(I)), Mz, GT.
+    func testSurrogateRowsAreWritten() throws {
+        let dir = try InferenceTestSupport.tempDir("figures-h")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try InferenceTestSupport.untrainedCheckpoint(at: dir + "/g.ckpt", cache: dir + "/cache")
+        _ = try DemoDataGenerator(size: 64, seed: 4).write(to: dir + "/data", train: 1, test: 1)
+        let trained = try TrainedModel.load(dir + "/g.ckpt")
+        var rng = SeededRNG(seed: 1)
+        let h = SurrogateModel(config: trained.config, generator: trained.model.generator, decoder: SurrogateDecoder(rng: &rng))
+        let samples = try SegmentationDataset.discover(dir + "/data/TestDataset").flatMap(\.samples)
+        let files = try FigureMaker(model: trained.model).write(samples: samples, count: 1, to: dir + "/out", surrogate: h)
+        XCTAssertEqual(files.map { ($0 as NSString).lastPathComponent }.sorted(), ["hrow_demo_0000.png", "panels_demo_0000.png"])
+        let row = try ImageDecoder.read(files.first { $0.contains("hrow_") }!)
+        XCTAssertEqual(row.width, 4 * 256 + 5 * 6, "four panels: I, h(g(I)), Mz, GT")
+    }
+
     func testTrainingCurveFromMetricsLog() throws {
         let dir = try InferenceTestSupport.tempDir("curve")
         defer { try? FileManager.default.removeItem(atPath: dir) }
