@@ -22,7 +22,7 @@ public struct AugmentationParams: Hashable, Codable, Sendable {
     public var isIdentity: Bool { self == .identity }
 }
 
-/// The ranges the authors' code draws from (SPEC.md): rotation ±22°, scale 0.75–1.25, each flip with p = 0.5.
+/// The ranges the AutoSAM authors' code draws from: rotation ±22°, scale 0.75–1.25, each flip with p = 0.5.
 public struct AugmentationRanges: Hashable, Codable, Sendable {
     public var maxAngle: Float = 22
     public var minScale: Float = 0.75

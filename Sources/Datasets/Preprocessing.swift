@@ -20,7 +20,7 @@ public struct ResizedExtent: Hashable, Codable, Sendable {
     }
 }
 
-/// Each model's input normalisation (SPEC.md, Preprocessing).
+/// Each model's input normalisation (MedSAM's min-max for LiteMedSAM, pixel mean/std for SAM ViT).
 public enum InputNormalization: String, Sendable, Codable {
     /// LiteMedSAM / MedSAM: min-max of the resized image (all channels together) to [0, 1].
     case minMax

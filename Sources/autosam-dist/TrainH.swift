@@ -6,7 +6,7 @@ import Network
 struct TrainH: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-h",
-        abstract: "Train the surrogate decoder h on a frozen g: h(g(I)) → 256² mask logits (SPEC: ModelH).",
+        abstract: "Train the surrogate decoder h on a frozen g: h(g(I)) → 256² mask logits, as in the AutoSAM authors' ModelH.",
         discussion: """
             g is loaded from an AutoSAM training checkpoint and frozen (evaluation mode, no \
             gradients; its output per image is computed once and kept in memory). Data, split and \

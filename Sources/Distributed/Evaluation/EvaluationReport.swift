@@ -84,7 +84,7 @@ public struct EvaluationReport {
         var s = "# AutoSAM evaluation\n\n"
         s += "Checkpoint: `\(checkpoint)`. Mz = SAM's mask with g(I) as the dense prompt; per image at the "
             + "original label resolution, threshold 0.5; mean ± std (population) over images; MAE of the "
-            + "probability map. Paper: Dice the AutoSAM paper reports (SAM ViT-H, GPU budget; SPEC.md).\n\n"
+            + "probability map. Paper: Dice the AutoSAM paper reports (SAM ViT-H, GPU budget; arXiv 2306.06370).\n\n"
         s += table
         if !notes.isEmpty { s += "\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
         return s

@@ -1,4 +1,4 @@
-/// The Dice scores the AutoSAM paper reports (SPEC.md, "Reported results"), in percent, looked
+/// The Dice scores the AutoSAM paper (arXiv 2306.06370) reports, in percent, looked
 /// up by a dataset's name (its folder name, case-insensitive, punctuation ignored).
 public enum PaperResults {
     public struct Entry: Equatable, Sendable {

@@ -3,7 +3,7 @@ import Foundation
 import Network
 
 /// Runs a frozen SAM on one image with SAM's own prompts (box, mask), with each model's own
-/// preprocessing and postprocessing (SPEC.md, Preprocessing):
+/// preprocessing and postprocessing:
 /// - LiteMedSAM (MedSAM's convention): longest side 256 (antialiased), min-max to [0, 1], pad;
 ///   the box scaled by 256 / max(H, W); the 256² low-res logits cropped to the resized extent
 ///   and resized bilinearly (align_corners=False) to H × W; foreground where sigmoid > 0.5.

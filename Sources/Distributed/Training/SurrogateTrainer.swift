@@ -20,7 +20,7 @@ public struct SurrogateOptions: Sendable {
     public init() {}
 }
 
-/// Trains the surrogate decoder h on a frozen g (SPEC: "h ... trained with g frozen"):
+/// Trains the surrogate decoder h on a frozen g:
 /// loss = BCE + soft Dice (the config's activation) between h(g(I)) [1×256×256] and the
 /// ground truth resized with nearest neighbour to the same 256² frame SAM's low-res logits
 /// use. g runs in evaluation mode (BatchNorm running statistics) and gets no gradients, so
