@@ -87,6 +87,19 @@ final class TrainStepParityTests: XCTestCase {
             XCTAssertLessThan(e, bound, "\(p.name) after step 3")
         }
         let torchWorst = fx.meta["torch_f32_vs_f64_worst_param"] as! [Any]
+        // The same restricted to elements whose gradient was ≥ 1e-2 of their tensor's largest
+        // at every step: PyTorch float32 is still ~4e-3 off there (step 2's gradients already
+        // carry step 1's sign jumps), so this too is held to 3× PyTorch float32.
+        let torchMargin3 = (fx.meta["torch_f32_vs_f64_step3_by_margin"] as! [String: [Any]])["0.01"]!
+        let bound3 = 3 * (torchMargin3[0] as! NSNumber).floatValue
+        var worst3: (Float, String) = (0, "")
+        for p in g.store.parameters where !Self.biasBeforeBN.contains(p.name) {
+            let e = maskedError(fx, "param." + p.name, "margin3." + p.name, g.store.tensor(p), margin: 1e-2).error
+            if e > worst3.0 { worst3 = (e, p.name) }
+        }
+        print("after step 3, elements with gradient ≥ 1e-2 of the tensor's largest at every step: worst \(worst3.0) "
+              + "(\(worst3.1); PyTorch float32 \(torchMargin3))")
+        XCTAssertLessThan(worst3.0, bound3, worst3.1)
         var worstBuf: (Float, String) = (0, "")
         for b in g.buffers.named {
             let e = fx.relativeError("buffer." + b.name, Tensor(shape: [b.values.count], data: b.values))
@@ -103,22 +116,32 @@ final class TrainStepParityTests: XCTestCase {
     func checkAfterStepOne(_ store: ParameterStore, _ fx: BinaryFixture) throws {
         var worst: (Float, String) = (0, ""), skipped = 0, compared = 0
         for p in store.parameters where !Self.biasBeforeBN.contains(p.name) {
-            guard let ref = fx.entries["param1." + p.name], let margin = fx.entries["margin1." + p.name] else {
-                XCTFail("no step-1 entry for \(p.name)"); continue
-            }
-            XCTAssertEqual(ref.shape, p.shape)
-            let ours = store.tensor(p).data
-            var diff: Float = 0, scale: Float = 1e-12
-            for (j, r) in ref.values.enumerated() {
-                scale = max(scale, abs(r))
-                if margin.values[j] < Self.signMargin { skipped += 1; continue }
-                compared += 1
-                diff = max(diff, abs(ours[j * ref.stride] - r))
-            }
-            if diff / scale > worst.0 { worst = (diff / scale, p.name) }
+            let r = maskedError(fx, "param1." + p.name, "margin1." + p.name, store.tensor(p), margin: Self.signMargin)
+            skipped += r.skipped
+            compared += r.compared
+            if r.error > worst.0 { worst = (r.error, p.name) }
         }
         print("after step 1: worst parameter \(worst.0) (\(worst.1)) over \(compared) sampled elements; "
               + "\(skipped) with step-1 gradient below \(Self.signMargin) of their tensor's largest left out")
         XCTAssertLessThan(worst.0, 1e-4, worst.1)
+    }
+
+    /// max |ours − ref| over the stored positions whose margin is ≥ `margin`, divided by
+    /// max |ref| over all stored positions.
+    func maskedError(_ fx: BinaryFixture, _ key: String, _ marginKey: String, _ ours: Tensor,
+                     margin: Float) -> (error: Float, compared: Int, skipped: Int) {
+        guard let ref = fx.entries[key], let m = fx.entries[marginKey] else {
+            XCTFail("no fixture entry \(key) / \(marginKey)")
+            return (.infinity, 0, 0)
+        }
+        XCTAssertEqual(ref.shape, ours.shape, key)
+        var diff: Float = 0, scale: Float = 1e-12, compared = 0, skipped = 0
+        for (j, r) in ref.values.enumerated() {
+            scale = max(scale, abs(r))
+            if m.values[j] < margin { skipped += 1; continue }
+            compared += 1
+            diff = max(diff, abs(ours.data[j * ref.stride] - r))
+        }
+        return (diff / scale, compared, skipped)
     }
 }
