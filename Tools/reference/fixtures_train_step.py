@@ -96,7 +96,8 @@ def run(checkpoint, dtype):
 
 
 def rel(a, b):
-    return float((a.detach().double() - b.detach().double()).abs().max() / b.double().abs().max().clamp_min(1e-30))
+    a, b = a.detach().double(), b.detach().double()
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
 
 
 def main(checkpoint):
