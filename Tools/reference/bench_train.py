@@ -32,7 +32,24 @@ def median(fn, repeats, warmup=True):
 
 
 def peak_rss_mb():
+    """VmHWM (reset per phase like the Swift side), else the process's lifetime maximum."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss():
+    """Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 def main():
@@ -92,6 +109,7 @@ def main():
         g.zero_grad(set_to_none=True)
         g(x).sum().backward()
 
+    reset_peak_rss()
     hooks = [mod.register_forward_hook(hook) for mod in g.modules() if isinstance(mod, nn.Conv2d)]
     gfb()
     for h in hooks:
@@ -103,7 +121,9 @@ def main():
 
     with torch.no_grad():
         emb = net.image_encoder(x)
+    reset_peak_rss()
     rec("train_step_warm", median(lambda: step(emb), a.repeats))
+    reset_peak_rss()
     rec("train_step_cold", median(cold, a.repeats))
     order = ["train_step_cold", "train_step_warm", "g_forward_backward"]
     for r in sorted(rows, key=lambda r: order.index(r["name"])):
