@@ -19,14 +19,27 @@ struct ConvUnit {
     }
 
     func forward(_ x: Tensor) -> Tensor {
-        Conv2D.forward(x, weight: store.tensor(weight), bias: bias.map(store.tensor), geometry)
+        let y = Conv2D.forward(x, weight: store.tensor(weight), bias: bias.map(store.tensor), geometry)
+        if ConvFLOPCounter.isCounting { ConvFLOPCounter.multiplyAdds += macs(y) }
+        return y
     }
+
+    /// Multiply-adds of one pass (forward, backward-data or backward-weights) producing `y`.
+    func macs(_ y: Tensor) -> Double { Double(y.count) * Double(weight.shape[1] * weight.shape[2] * weight.shape[3]) }
 
     /// Accumulates dW (and db) into the store; returns dx unless `needInputGrad` is false.
     func backward(_ dy: Tensor, input x: Tensor, needInputGrad: Bool = true) -> Tensor? {
         let g = Conv2D.backward(dy, input: x, weight: store.tensor(weight), geometry, needInputGrad: needInputGrad)
+        if ConvFLOPCounter.isCounting { ConvFLOPCounter.multiplyAdds += macs(dy) * (needInputGrad ? 2 : 1) }
         store.accumulateGrad(weight, g.dWeight)
         if let bias { store.accumulateGrad(bias, g.dBias) }
         return g.dx
     }
+}
+
+/// Opt-in count of the multiply-adds g's convolutions perform (forward and backward), for
+/// `bench train`'s GFLOP/s figure. Off by default; one training thread toggles it around a pass.
+public enum ConvFLOPCounter {
+    public static var isCounting = false
+    public static var multiplyAdds: Double = 0
 }

@@ -1,0 +1,35 @@
+import Distributed
+import Foundation
+import Network
+import XCTest
+
+/// `bench train`'s measurement at a tiny size: every row has the keys the JSON output promises, with positive values.
+final class BenchTrainTests: XCTestCase {
+    func testMeasurementRowsHaveRequiredKeysAndPositiveValues() throws {
+        let checkpoint = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
+        guard FileManager.default.fileExists(atPath: checkpoint) else {
+            throw XCTSkip("\(checkpoint) missing; run Launch/fetch-weights.sh")
+        }
+        let threads = ThreadPolicy.apply(explicit: 1)
+        let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint)
+        let rows = TrainBenchmark.measure(sam: sam, .init(backbone: "hardnet39ds", batch: 1, threads: threads, repeats: 1))
+        XCTAssertEqual(rows.compactMap { $0["name"] as? String }, ["train_step_cold", "train_step_warm", "g_forward_backward"])
+        for r in rows {
+            XCTAssertEqual(r["batch"] as? Int, 1)
+            XCTAssertEqual(r["threads"] as? Int, 1)
+            XCTAssertEqual(r["engine"] as? String, "swift")
+            for key in ["images_per_s", "peak_rss_mb", "seconds"] {
+                let v = try XCTUnwrap(r[key] as? Double, "\(r["name"] ?? "?") lacks \(key)")
+                XCTAssertGreaterThan(v, 0, "\(r["name"] ?? "?").\(key)")
+            }
+            XCTAssertTrue(JSONSerialization.isValidJSONObject(r))
+        }
+        let g = rows[2]
+        for key in ["conv_gflop", "conv_gflops", "sgemm_gflops", "conv_of_sgemm"] {
+            XCTAssertGreaterThan(try XCTUnwrap(g[key] as? Double), 0, key)
+        }
+        // Skipping the encoder must make the step faster.
+        XCTAssertGreaterThan(rows[1]["images_per_s"] as! Double, rows[0]["images_per_s"] as! Double)
+    }
+}
