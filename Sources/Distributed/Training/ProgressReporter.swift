@@ -11,7 +11,13 @@ final class ProgressReporter {
     let isTerminal = isatty(STDOUT_FILENO) != 0 && getenv("OMPI_COMM_WORLD_SIZE") == nil
     var total = 0, label = "", start = Date(), lastDecile = -1
 
-    init(enabled: Bool) { self.enabled = enabled }
+    let emit: (String) -> Void
+
+    /// Lines go through `emit` (the trainer's output), so a silenced trainer stays silent.
+    init(enabled: Bool, emit: @escaping (String) -> Void) {
+        self.enabled = enabled
+        self.emit = emit
+    }
 
     func start(total: Int, label: String) {
         self.total = total
@@ -33,7 +39,7 @@ final class ProgressReporter {
             fflush(stdout)
         } else {
             let decile = 10 * done / total
-            if decile > lastDecile { lastDecile = decile; print(text); fflush(stdout) }
+            if decile > lastDecile { lastDecile = decile; emit(text); fflush(stdout) }
         }
     }
 

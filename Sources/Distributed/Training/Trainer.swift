@@ -31,8 +31,9 @@ public final class Trainer {
     public init(config: TrainConfig, comm: Communicator, resume: String? = nil, print out: @escaping (String) -> Void = { print($0) }) throws {
         self.config = config
         self.comm = comm
-        self.out = comm.isRoot ? out : { _ in }
-        progress = ProgressReporter(enabled: comm.isRoot)
+        let emit: (String) -> Void = comm.isRoot ? out : { _ in }
+        self.out = emit
+        progress = ProgressReporter(enabled: comm.isRoot, emit: emit)
         let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint)
         var rng = SeededRNG(seed: config.train.seed)
         guard let variant = HarDNetVariant.named(config.generator.backbone) else {
