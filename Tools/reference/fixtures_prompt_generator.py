@@ -113,17 +113,26 @@ def main():
     for name, b in g.named_buffers():
         if not name.endswith("num_batches_tracked"):
             tensors["g.buffer." + name] = b
-            strides["g.buffer." + name] = sampled(b, 8)
-    # Eval mode with the running statistics the train step updated: output and gradients.
+            strides["g.buffer." + name] = 1   # whole: the eval check starts from these statistics
+    # Eval mode with the running statistics the float32 train step updated: output and
+    # gradients. The reference is a float64 copy (same weights and statistics), so the test
+    # measures distance to the exact values; PyTorch float32's own distance goes in the meta.
+    import copy
     g.eval()
     g.zero_grad()
-    out_eval = g(x)
-    out_eval.backward(upstream(out_eval.shape))
+    out_eval32 = g(x)
+    out_eval32.backward(upstream(out_eval32.shape))
+    g64e = copy.deepcopy(g).double().eval()
+    g64e.zero_grad()
+    out_eval = g64e(x.double())
+    out_eval.backward(upstream(out_eval.shape).double())
     tensors["g.out_eval"] = out_eval
     strides["g.out_eval"] = 97
-    for name, t in g.named_parameters():
+    eval_f32_err = 0.0
+    for (name, t), t32 in zip(g64e.named_parameters(), g.parameters()):
         tensors["g.grad_eval." + name] = t.grad
         strides["g.grad_eval." + name] = sampled(t)
+        eval_f32_err = max(eval_f32_err, float((t32.grad.double() - t.grad).abs().max() / t.grad.abs().max()))
     full = ModelEmb("hardnet85", full=True)
 
     h = ModelH()
@@ -145,6 +154,7 @@ def main():
         "h_params": sum(t.numel() for t in h.parameters()),
         "out_train_absmax": float(out.detach().abs().max()),
         "train_grad_torch_f32_vs_f64": f32_err,
+        "eval_grad_torch_f32_vs_f64": eval_f32_err,
     }
     print({k: v for k, v in meta.items() if not k.endswith("names")})
     print("train out std", float(out.std()), "eval out std", float(out_eval.std()), "h out std", float(y.std()))
