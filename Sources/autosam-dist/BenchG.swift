@@ -32,14 +32,14 @@ struct BenchG: ParsableCommand {
         var rng = SeededRNG(seed: 3)
         let g = PromptGenerator(variant: HarDNetVariant.named(variant)!, rng: &rng)
         let x = Tensor.uniform([batch, 3, size, size], rng: &rng, lo: 0, hi: 1)
-        BenchSupport.resetPeakRSS()
-        let t = BenchSupport.median(repeats: options.repeats) {
+        BenchClock.resetPeakRSS()
+        let t = BenchClock.median(repeats: options.repeats) {
             let (z, cache) = g.forward(x, training: true)
             g.backward(Tensor(shape: z.shape, repeating: 1), cache)
             g.store.zeroGrads()
         }
         var rows: [[String: Any]] = [["name": "g_forward_backward", "batch": batch, "seconds": t, "threads": threads,
-                                      "engine": "swift", "peak_rss_mb": BenchSupport.peakRSSMB()]]
+                                      "engine": "swift", "peak_rss_mb": BenchClock.peakRSSMB()]]
         if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_g.py") {
             rows += BenchSupport.runReference(py, script: script, args: ["--variant", variant, "--batch", "\(batch)",
                                                                          "--size", "\(size)", "--threads", "\(threads)",

@@ -34,7 +34,7 @@ struct BenchOps: ParsableCommand {
         let n = 1024
         let a = Tensor.randn([n, n], rng: &rng), b = Tensor.randn([n, n], rng: &rng)
         var c = [Float](repeating: 0, count: n * n)
-        let tg = BenchSupport.median(repeats: max(3, options.repeats)) {
+        let tg = BenchClock.median(repeats: max(3, options.repeats)) {
             sgemm(m: n, n: n, k: n, a: a.data, b: b.data, c: &c)
         }
         let peak = 2 * Double(n * n * n) / tg / 1e9
@@ -48,9 +48,9 @@ struct BenchOps: ParsableCommand {
             let (oh, ow) = g.outputSize(inputH: cc.h, inputW: cc.h, kernelH: cc.kernel, kernelW: cc.kernel)
             let flops = 2 * Double(batch * cc.k * oh * ow * (cc.c / cc.groups) * cc.kernel * cc.kernel)
             var y = Tensor(zeros: [1])
-            let tf = BenchSupport.median(repeats: options.repeats) { y = Conv2D.forward(x, weight: w, bias: bias, g) }
+            let tf = BenchClock.median(repeats: options.repeats) { y = Conv2D.forward(x, weight: w, bias: bias, g) }
             let dy = Tensor(shape: y.shape, repeating: 0.01)
-            let tb = BenchSupport.median(repeats: options.repeats) { _ = Conv2D.backward(dy, input: x, weight: w, g) }
+            let tb = BenchClock.median(repeats: options.repeats) { _ = Conv2D.backward(dy, input: x, weight: w, g) }
             for (dir, t, f) in [("forward", tf, flops), ("backward", tb, 2 * flops)] {
                 results.append(["name": "conv2d " + cc.name, "direction": dir, "seconds": t, "gflops": f / t / 1e9,
                                 "of_peak": f / t / 1e9 / peak, "threads": threads, "batch": batch])

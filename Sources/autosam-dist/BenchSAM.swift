@@ -43,24 +43,24 @@ struct BenchSAM: ParsableCommand {
         let xb = Tensor.uniform([batch, 3, 256, 256], rng: &rng, lo: 0, hi: 1)
         var emb = Tensor.uniform([batch, 256, 64, 64], rng: &rng, lo: -1, hi: 1)
         if !decoderOnly {
-            record("encoder", 1, BenchSupport.median(repeats: options.repeats) { _ = sam.imageEncoder(x1) })
-            record("encoder", batch, BenchSupport.median(repeats: 1) { emb = sam.imageEncoder(xb) })
+            record("encoder", 1, BenchClock.median(repeats: options.repeats) { _ = sam.imageEncoder(x1) })
+            record("encoder", batch, BenchClock.median(repeats: 1) { emb = sam.imageEncoder(xb) })
         }
 
         let dense = Tensor.uniform([batch, 256, 64, 64], rng: &rng, lo: -1, hi: 1)
         let sparse = Tensor(zeros: [1, 0, 256])
-        record("decoder_forward", batch, BenchSupport.median(repeats: options.repeats) {
+        record("decoder_forward", batch, BenchClock.median(repeats: options.repeats) {
             _ = sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparse, dense: dense, multimaskOutput: false)
         })
         let gt = Tensor(shape: [batch, 1, 256, 256], data: (0..<(batch * 65536)).map { Float(($0 / 256 + $0 % 256) % 3 == 0 ? 1 : 0) })
-        BenchSupport.resetPeakRSS()
-        let before = BenchSupport.peakRSSMB()
-        let tfb = BenchSupport.median(repeats: options.repeats) {
+        BenchClock.resetPeakRSS()
+        let before = BenchClock.peakRSSMB()
+        let tfb = BenchClock.median(repeats: options.repeats) {
             let (out, cache) = sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparse, dense: dense, multimaskOutput: false)
             let loss = SegmentationLoss.bceDice(logits: out.masks, target: gt)
             _ = sam.maskDecoder.backwardDense(dMasks: loss.gradient, cache)
         }
-        record("decoder_forward_backward", batch, tfb, extra: ["peak_rss_mb": BenchSupport.peakRSSMB(), "peak_rss_delta_mb": BenchSupport.peakRSSMB() - before])
+        record("decoder_forward_backward", batch, tfb, extra: ["peak_rss_mb": BenchClock.peakRSSMB(), "peak_rss_delta_mb": BenchClock.peakRSSMB() - before])
 
         if !noReference && !decoderOnly, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_sam.py") {
             rows += BenchSupport.runReference(py, script: script, args: ["--checkpoint", checkpoint, "--batch", "\(batch)",

@@ -3,43 +3,6 @@ import Network
 
 /// Timing and memory helpers shared by the `bench` subcommands.
 enum BenchSupport {
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    /// Median seconds of `repeats` runs after one warm-up run.
-    static func median(repeats: Int, warmup: Bool = true, _ body: () -> Void) -> Double {
-        if warmup { body() }
-        var times: [Double] = []
-        for _ in 0..<max(1, repeats) {
-            let t0 = now()
-            body()
-            times.append(now() - t0)
-        }
-        times.sort()
-        return times[times.count / 2]
-    }
-
-    /// Resident-set high-water mark in MB (VmHWM), and a reset so a phase can be measured alone.
-    static func peakRSSMB() -> Double {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-            return kb / 1024
-        }
-        return 0
-    }
-
-    static func resetPeakRSS() {
-        // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
-        if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
-            h.write(Data("5".utf8))
-            try? h.close()
-        }
-    }
-
     static func format(_ v: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", v) }
 
     /// One JSON object per line, keys sorted for stable output.

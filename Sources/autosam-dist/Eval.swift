@@ -57,8 +57,7 @@ struct Eval: ParsableCommand {
         ThreadPolicy.apply(explicit: threads)
         do {
             let trained = try TrainedModel.load(checkpoint, samCheckpoint: samCheckpoint)
-            let sibling = ((checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent("h.ckpt")
-            let hPath = surrogate ?? (FileManager.default.fileExists(atPath: sibling) ? sibling : nil)
+            let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: checkpoint)
             let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: checkpoint) }
             let report = try EvaluationRun.run(
                 model: trained.model, samCheckpoint: trained.config.model.checkpoint, checkpointPath: checkpoint,

@@ -66,8 +66,7 @@ struct Figures: ParsableCommand {
                 let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint)
                 let sets = try SegmentationDataset.discover(d, skipBad: skipBad)
                 for s in sets where !s.skipped.isEmpty { print("warning: \(s.report)") }
-                let sibling = ((c as NSString).deletingLastPathComponent as NSString).appendingPathComponent("h.ckpt")
-                let hPath = surrogate ?? (FileManager.default.fileExists(atPath: sibling) ? sibling : nil)
+                let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: c)
                 let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: c) }
                 let written = try FigureMaker(model: trained.model).write(samples: sets.flatMap(\.samples), count: images, to: output,
                                                                           surrogate: h) { print($0) }

@@ -38,7 +38,7 @@ public enum TrainBenchmark {
         var rows: [[String: Any]] = []
         func row(_ name: String, _ seconds: Double, _ extra: [String: Any] = [:]) {
             var r: [String: Any] = ["name": name, "batch": b, "seconds": seconds, "threads": s.threads, "engine": "swift",
-                                    "images_per_s": Double(b) / seconds, "peak_rss_mb": peakRSSMB(), "backbone": s.backbone]
+                                    "images_per_s": Double(b) / seconds, "peak_rss_mb": BenchClock.peakRSSMB(), "backbone": s.backbone]
             for (k, v) in extra { r[k] = v }
             rows.append(r)
         }
@@ -51,7 +51,7 @@ public enum TrainBenchmark {
         let n = 1024
         let a = Tensor.uniform([n, n], rng: &rng, lo: -1, hi: 1), bm = Tensor.uniform([n, n], rng: &rng, lo: -1, hi: 1)
         var c = [Float](repeating: 0, count: n * n)
-        let tg = median(repeats: max(3, s.repeats)) { sgemm(m: n, n: n, k: n, a: a.data, b: bm.data, c: &c) }
+        let tg = BenchClock.median(repeats: max(3, s.repeats)) { sgemm(m: n, n: n, k: n, a: a.data, b: bm.data, c: &c) }
         let sgemmGFLOPs = 2 * Double(n * n * n) / tg / 1e9
 
         // g forward + backward; the warm-up pass counts the convolutions' multiply-adds.
@@ -61,29 +61,29 @@ public enum TrainBenchmark {
             g.backward(ones, cache)
             g.store.zeroGrads()
         }
-        resetPeakRSS()
+        BenchClock.resetPeakRSS()
         ConvFLOPCounter.multiplyAdds = 0
         ConvFLOPCounter.isCounting = true
         gPass()
         ConvFLOPCounter.isCounting = false
         let convFLOP = 2 * ConvFLOPCounter.multiplyAdds
-        let tgb = median(repeats: s.repeats, warmup: false, gPass)
+        let tgb = BenchClock.median(repeats: s.repeats, warmup: false, gPass)
         let convRate = convFLOP / tgb / 1e9
         row("g_forward_backward", tgb, ["conv_gflop": convFLOP / 1e9, "conv_gflops": convRate,
                                         "sgemm_gflops": sgemmGFLOPs, "conv_of_sgemm": convRate / sgemmGFLOPs])
 
         // Warm cache: the embeddings are already computed.
         let embeddings = sam.imageEncoder(images)
-        resetPeakRSS()
-        let tw = median(repeats: s.repeats) {
+        BenchClock.resetPeakRSS()
+        let tw = BenchClock.median(repeats: s.repeats) {
             _ = model.trainStep(images: images, embeddings: embeddings, targets: targets, weight: 1)
             adamStep()
         }
         row("train_step_warm", tw)
 
         // Cold cache: the encoder runs on the batch every step.
-        resetPeakRSS()
-        let tc = median(repeats: s.repeats) {
+        BenchClock.resetPeakRSS()
+        let tc = BenchClock.median(repeats: s.repeats) {
             let e = sam.imageEncoder(images)
             _ = model.trainStep(images: images, embeddings: e, targets: targets, weight: 1)
             adamStep()
@@ -94,41 +94,5 @@ public enum TrainBenchmark {
 
     static func order(_ r: [String: Any]) -> Int {
         ["train_step_cold", "train_step_warm", "g_forward_backward"].firstIndex(of: r["name"] as? String ?? "") ?? 9
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    /// Median seconds of `repeats` runs, after one warm-up run unless `warmup` is false.
-    static func median(repeats: Int, warmup: Bool = true, _ body: () -> Void) -> Double {
-        if warmup { body() }
-        var times: [Double] = []
-        for _ in 0..<max(1, repeats) {
-            let t0 = now()
-            body()
-            times.append(now() - t0)
-        }
-        times.sort()
-        return times[times.count / 2]
-    }
-
-    /// Resident-set high-water mark (VmHWM) in MB.
-    static func peakRSSMB() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
-        }
-        return 0
-    }
-
-    /// Resets VmHWM to the current RSS (writing 5 to clear_refs, Linux ≥ 4.0).
-    static func resetPeakRSS() {
-        if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
-            h.write(Data("5".utf8))
-            try? h.close()
-        }
     }
 }

@@ -74,6 +74,14 @@ public struct SurrogateModel {
     /// Side of h's logits (and of the training targets): 4 × g's output side.
     public var lowRes: Int { 4 * generator.outputSize }
 
+    /// The h checkpoint to use with the AutoSAM checkpoint `checkpoint`: the one given, else
+    /// `h.ckpt` beside it (where train-h writes by default) if present.
+    public static func path(given: String?, besideCheckpoint checkpoint: String) -> String? {
+        if let given { return given }
+        let sibling = ((checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent("h.ckpt")
+        return FileManager.default.fileExists(atPath: sibling) ? sibling : nil
+    }
+
     /// Rebuilds g and h from an h checkpoint. `generatorCheckpoint` overrides the g checkpoint
     /// path stored in it (a moved file); the g found there must be the one h was trained on.
     public static func load(_ path: String, generatorCheckpoint: String? = nil) throws -> SurrogateModel {

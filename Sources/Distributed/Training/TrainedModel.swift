@@ -38,14 +38,10 @@ public struct TrainedModel {
             throw FileError(path: path, problem: "parameters do not match a \(ck.header.backbone) generator")
         }
         g.store.setFlatValues(ck.parameters)
-        var off = 0
-        var stats: [(name: String, values: [Float])] = []
-        for e in ck.header.buffers {
-            let n = e.shape.reduce(1, *)
-            stats.append((e.name, Array(ck.buffers[off..<(off + n)])))
-            off += n
+        guard ck.header.buffers.map(\.name) == g.buffers.names else {
+            throw FileError(path: path, problem: "BatchNorm statistics do not match a \(ck.header.backbone) generator")
         }
-        try g.setRunningStats(stats)
+        try g.buffers.setFlatValues(ck.buffers)
         return (cfg, g, ck)
     }
 }

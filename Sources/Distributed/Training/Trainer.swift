@@ -70,19 +70,9 @@ public final class Trainer {
         var p = model.generator.store.values
         try comm.broadcast(&p, root: 0)
         model.generator.store.setFlatValues(p)
-        var b = model.generator.buffers.named.flatMap(\.values)
+        var b = model.generator.buffers.flatValues
         try comm.broadcast(&b, root: 0)
-        try setBuffers(b)
-    }
-
-    func setBuffers(_ flat: [Float]) throws {
-        var off = 0
-        var stats: [(name: String, values: [Float])] = []
-        for (n, v) in model.generator.buffers.named {
-            stats.append((n, Array(flat[off..<(off + v.count)])))
-            off += v.count
-        }
-        try model.generator.setRunningStats(stats)
+        try model.generator.buffers.setFlatValues(b)
     }
 
     /// The epoch's sample order: a seeded shuffle of the training set.
@@ -231,7 +221,7 @@ public final class Trainer {
             buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
             adam: .init(lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, step: adam.step),
             history: history)
-        return TrainingCheckpoint(header: header, parameters: g.store.values, buffers: g.buffers.named.flatMap(\.values),
+        return TrainingCheckpoint(header: header, parameters: g.store.values, buffers: g.buffers.flatValues,
                                   adamM: adam.m, adamV: adam.v)
     }
 
@@ -244,7 +234,7 @@ public final class Trainer {
             throw FileError(path: path, problem: "checkpoint holds a \(ck.header.backbone) generator with other parameters than this config's \(config.generator.backbone)")
         }
         g.store.setFlatValues(ck.parameters)
-        try setBuffers(ck.buffers)
+        try model.generator.buffers.setFlatValues(ck.buffers)
         adam.restore(step: ck.header.adam.step, m: ck.adamM, v: ck.adamV)
         epoch = ck.header.epoch
         step = ck.header.step

@@ -35,6 +35,22 @@ public final class BufferStore {
         values[i] = v
     }
 
+    /// Every buffer, in registration order, as one flat array (checkpoints, broadcasts).
+    public var flatValues: [Float] { values.flatMap { $0 } }
+
+    /// Replaces every buffer from one flat array in registration order.
+    public func setFlatValues(_ flat: [Float]) throws {
+        let total = values.reduce(0) { $0 + $1.count }
+        guard flat.count == total else {
+            throw NetworkError.shapeMismatch(name: "buffers", expected: [total], got: [flat.count])
+        }
+        var off = 0
+        for i in values.indices {
+            values[i] = Array(flat[off..<(off + values[i].count)])
+            off += values[i].count
+        }
+    }
+
     func slot(_ i: Int) -> [Float] { values[i] }
 
     func withSlot<R>(_ i: Int, _ body: (inout [Float]) -> R) -> R { body(&values[i]) }
