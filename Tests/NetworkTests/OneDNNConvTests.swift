@@ -117,6 +117,41 @@ final class OneDNNConvTests: XCTestCase {
         }
     }
 
+    /// 3×3 stride-1 convolutions of g's sizes: forward and backward-data run as Winograd where
+    /// the CPU has oneDNN's AVX-512 kernels (and must, there), backward-weights stays direct;
+    /// all three agree with the reference to the same 1e-4. With Winograd off, all are direct.
+    func testWinogradWhereItAppliesAndMatchesReference() throws {
+        let saved = ConvEngine.winograd
+        defer { ConvEngine.winograd = saved }
+        let avx512 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
+        var rng = SeededRNG(seed: 9)
+        let cases: [(n: Int, c: Int, k: Int, hw: Int)] = [(2, 412, 138, 8), (10, 48, 24, 16), (3, 96, 64, 21)]
+        for allow in [true, false] {
+            ConvEngine.winograd = allow
+            for (n, c, k, hw) in cases {
+                let msg = "x [\(n),\(c),\(hw),\(hw)] → \(k), Winograd \(allow ? "allowed" : "off")"
+                let x = Tensor.randn([n, c, hw, hw], rng: &rng)
+                let w = Tensor.uniform([k, c, 3, 3], rng: &rng, lo: -0.05, hi: 0.05)
+                let g = Conv2DGeometry(padding: 1)
+                let yRef = Conv2D.forward(x, weight: w, bias: nil, g, engine: .reference)
+                close(Conv2D.forward(x, weight: w, bias: nil, g, engine: .onednn), yRef, "\(msg) forward")
+                let dy = Tensor.randn(yRef.shape, rng: &rng)
+                let ref = Conv2D.backward(dy, input: x, weight: w, g, engine: .reference)
+                let got = Conv2D.backward(dy, input: x, weight: w, g, engine: .onednn)
+                close(got.dx, ref.dx, "\(msg) backward data")
+                close(got.dWeight, ref.dWeight, "\(msg) backward weights")
+                let algs = OneDNNConv.shared.algorithms.filter {
+                    $0.key.n == n && $0.key.c == c && $0.key.k == k && $0.key.h == hw && $0.key.winograd == allow
+                }
+                XCTAssertEqual(algs.count, 3, msg)
+                for (key, alg) in algs {
+                    let want: DNNLConvAlgorithm = allow && avx512 && key.direction != .backwardWeights ? .winograd : .direct
+                    XCTAssertEqual(alg, want, "\(msg) \(key.direction)")
+                }
+            }
+        }
+    }
+
     func testPlansAreReusedPerShape() {
         var rng = SeededRNG(seed: 8)
         let x = Tensor.randn([1, 3, 9, 9], rng: &rng)

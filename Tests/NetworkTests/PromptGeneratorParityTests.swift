@@ -51,12 +51,16 @@ final class PromptGeneratorParityTests: XCTestCase {
         return Tensor(shape: shape, data: (0..<n).map { Float(0.01 * cos(0.0123 * Double($0) + 0.3)) })
     }
 
-    /// Runs on the reference (im2col) engine. The oneDNN engine sums in another order: its
-    /// eval-mode weight gradients differ from PyTorch's float32 ones by up to 1.6e-4 here;
-    /// it is checked against the reference engine op by op in OneDNNConvTests.
+    /// Run with each convolution engine (oneDNN where it loads, with Winograd where the CPU has it).
     func testHarDNet85PromptGeneratorMatchesPyTorch() throws {
+        for engine in ConvEngine.allCases where engine == .reference || ConvEngine.isOneDNNAvailable {
+            try checkPromptGenerator(engine: engine)
+        }
+    }
+
+    func checkPromptGenerator(engine: ConvEngine) throws {
         let saved = ConvEngine.current
-        ConvEngine.current = .reference
+        ConvEngine.current = engine
         defer { ConvEngine.current = saved }
         let fx = try BinaryFixture("prompt_generator")
         var rng = SeededRNG(seed: 0)
@@ -92,14 +96,14 @@ final class PromptGeneratorParityTests: XCTestCase {
         let eEval = fx.relativeError("g.out_eval", outEval)
         g.backward(Self.upstream(outEval.shape), cacheEval)
         let worstEval = worstGradient(g.store, fx, "g.grad_eval.", skipping: [])
-        print("g parity: train output \(eOut), running stats \(worstBuf.0) (\(worstBuf.1)), "
+        print("g parity (\(engine) engine): train output \(eOut), running stats \(worstBuf.0) (\(worstBuf.1)), "
               + "train gradients vs float64 \(worstTrain.0) (\(worstTrain.1); PyTorch float32: \(trainBound / 2)), "
               + "eval output \(eEval), eval gradients \(worstEval.0) (\(worstEval.1))")
-        XCTAssertLessThan(eOut, 1e-3)
-        XCTAssertLessThan(worstBuf.0, 1e-4, worstBuf.1)
-        XCTAssertLessThan(worstTrain.0, trainBound, worstTrain.1)
-        XCTAssertLessThan(eEval, 1e-4)
-        XCTAssertLessThan(worstEval.0, 1e-4, worstEval.1)
+        XCTAssertLessThan(eOut, 1e-3, "\(engine)")
+        XCTAssertLessThan(worstBuf.0, 1e-4, worstBuf.1 + " (\(engine))")
+        XCTAssertLessThan(worstTrain.0, trainBound, worstTrain.1 + " (\(engine))")
+        XCTAssertLessThan(eEval, 1e-4, "\(engine)")
+        XCTAssertLessThan(worstEval.0, 1e-4, worstEval.1 + " (\(engine))")
     }
 
     func worstGradient(_ store: ParameterStore, _ fx: BinaryFixture, _ key: String,

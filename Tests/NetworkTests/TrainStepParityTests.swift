@@ -35,14 +35,20 @@ final class TrainStepParityTests: XCTestCase {
     static let signMargin: Float = 1e-2
     static let biasBeforeBN: Set = ["decoder.up1.conv2.bias", "decoder.up2.conv2.bias", "decoder.final.conv1.bias"]
 
-    /// Runs on the reference (im2col) engine: oneDNN sums in another order, and these
-    /// comparisons are at the edge of float32 (sign decisions of tiny gradients).
+    /// Run with each convolution engine (oneDNN where it loads, with Winograd where the CPU has it).
     func testThreeAdamStepsMatchPyTorch() throws {
         guard FileManager.default.fileExists(atPath: LiteMedSAMParityTests.weightsPath) else {
             throw XCTSkip("weights/lite_medsam.pth not present; run Launch/fetch-weights.sh")
         }
+        for engine in ConvEngine.allCases where engine == .reference || ConvEngine.isOneDNNAvailable {
+            print("train-step parity with the \(engine) engine:")
+            try checkThreeSteps(engine: engine)
+        }
+    }
+
+    func checkThreeSteps(engine: ConvEngine) throws {
         let saved = ConvEngine.current
-        ConvEngine.current = .reference
+        ConvEngine.current = engine
         defer { ConvEngine.current = saved }
         let fx = try BinaryFixture("train_step")
         let sam = try LiteMedSAMParityTests.cached ?? SAM.load(.liteMedSAM, checkpoint: LiteMedSAMParityTests.weightsPath)

@@ -70,6 +70,7 @@ public enum TrainBenchmark {
         let tgb = BenchClock.median(repeats: s.repeats, warmup: false, gPass)
         let convRate = convFLOP / tgb / 1e9
         row("g_forward_backward", tgb, ["conv_gflop": convFLOP / 1e9, "conv_gflops": convRate,
+                                        "onednn_workspace_mb": ConvEngine.oneDNNWorkspaceMB,
                                         "sgemm_gflops": sgemmGFLOPs, "conv_of_sgemm": convRate / sgemmGFLOPs])
 
         // Warm cache: the embeddings are already computed.

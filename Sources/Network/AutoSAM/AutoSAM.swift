@@ -25,13 +25,20 @@ public struct AutoSAM {
     /// Gradients are scaled by `weight` (shard size ÷ global batch) and added to g's store.
     public func trainStep(images: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) -> StepResult {
         let (z, gc) = generator.forward(images, training: true)
+        let (result, dz) = decoderStep(z: z, embeddings: embeddings, targets: targets, weight: weight)
+        generator.backward(dz, gc)
+        return result
+    }
+
+    /// Decoder forward, loss and backward to the dense prompt. A function of its own so the
+    /// decoder's caches are released before g's backward, which has the step's peak memory.
+    private func decoderStep(z: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) -> (StepResult, Tensor) {
         let (out, dc) = sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
                                                 sparse: emptySparse, dense: z, multimaskOutput: false)
         let l = SegmentationLoss.bceDice(logits: out.masks, target: targets, activation: lossActivation)
         let dMasks = weight == 1 ? l.gradient : Elementwise.scale(l.gradient, Float(weight))
         let dz = sam.maskDecoder.backwardDense(dMasks: dMasks, dc)
-        generator.backward(dz, gc)
-        return StepResult(loss: l.loss, logits: out.masks)
+        return (StepResult(loss: l.loss, logits: out.masks), dz)
     }
 
     /// Low-res mask logits [b, 1, 256, 256] with g in evaluation mode.

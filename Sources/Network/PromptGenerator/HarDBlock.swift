@@ -55,42 +55,64 @@ struct HarDBlock {
         outputs = (0...n).filter { $0 == n || $0 % 2 == 1 }
     }
 
-    func forward(_ x: Tensor, training: Bool) -> (Tensor, [LayerCache]) {
+    /// What backward needs: each layer's cache, and every layer's output (index 0 = the block
+    /// input). A layer reading several earlier layers gets their concatenation as input; that
+    /// copy is not kept but rebuilt in backward from the outputs, which are kept anyway (as
+    /// memory-efficient DenseNets do): the concatenations are most of a block's memory.
+    final class Cache {
+        let layers: CacheStack<LayerCache>
+        var outputs: [Tensor?]
+        init(layers: CacheStack<LayerCache>, outputs: [Tensor?]) {
+            self.layers = layers
+            self.outputs = outputs
+        }
+    }
+
+    func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
         var outs = [x]
-        var caches: [LayerCache] = []
-        caches.reserveCapacity(layers.count)
+        let caches = CacheStack<LayerCache>(capacity: layers.count)
         for (j, layer) in layers.enumerated() {
             let l = links[j]
             let input = l.count == 1 ? outs[l[0]] : Shape.concat(l.map { outs[$0] }, axis: 1)
             switch layer {
             case let .conv(c):
-                let (y, cc) = c.forward(input, training: training)
-                outs.append(y); caches.append(.conv(cc))
+                var (y, cc) = c.forward(input, training: training)
+                if l.count > 1 { cc.x = nil }
+                outs.append(y); caches.push(.conv(cc))
             case let .comb(c):
-                let (y, cc) = c.forward(input, training: training)
-                outs.append(y); caches.append(.comb(cc.0, cc.1))
+                var (y, cc) = c.forward(input, training: training)
+                if l.count > 1 { cc.0.x = nil }
+                outs.append(y); caches.push(.comb(cc.0, cc.1))
             }
         }
-        return (Shape.concat(outputs.map { outs[$0] }, axis: 1), caches)
+        return (Shape.concat(outputs.map { outs[$0] }, axis: 1), Cache(layers: caches, outputs: outs))
     }
 
     /// Walks the layers backwards; a layer's gradient is complete once every later layer
-    /// that reads it has been processed. Returns the gradient of the block input.
-    func backward(_ dy: Tensor, _ caches: [LayerCache]) -> Tensor {
+    /// that reads it has been processed. Returns the gradient of the block input. Each
+    /// layer's cache is released as soon as its backward has run (as autograd frees saved
+    /// tensors), so the step's peak memory is the forward's, not forward + backward.
+    func backward(_ dy: Tensor, _ cache: Cache) -> Tensor {
+        let caches = cache.layers
+        precondition(caches.count == layers.count, "HarDBlock.backward: the caches were already consumed")
         var grads = [Tensor?](repeating: nil, count: layers.count + 1)
         for (k, g) in zip(outputs, Shape.concatBackward(dy, sizes: outputs.map { widths[$0] }, axis: 1)) {
             grads[k] = g
         }
         for j in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layerCache = caches.pop()
+            // Layer j + 1's output has no readers left once its own backward has run.
+            defer { cache.outputs[j + 1] = nil }
             guard let dOut = grads[j + 1] else { continue }
+            let l = links[j]
+            let input = l.count == 1 ? nil : Shape.concat(l.map { cache.outputs[$0]! }, axis: 1)
             let dIn: Tensor
-            switch (layers[j], caches[j]) {
-            case let (.conv(c), .conv(cc)): dIn = c.backward(dOut, cc)!
-            case let (.comb(c), .comb(a, b)): dIn = c.backward(dOut, (a, b))
+            switch (layers[j], layerCache) {
+            case let (.conv(c), .conv(cc)): dIn = c.backward(dOut, cc, input: input)!
+            case let (.comb(c), .comb(a, b)): dIn = c.backward(dOut, (a, b), input: input)
             default: preconditionFailure("HarDBlock.backward: cache does not match layer \(j)")
             }
             grads[j + 1] = nil
-            let l = links[j]
             let pieces = l.count == 1 ? [dIn] : Shape.concatBackward(dIn, sizes: l.map { widths[$0] }, axis: 1)
             for (k, g) in zip(l, pieces) {
                 if grads[k] == nil { grads[k] = g } else { Elementwise.addInPlace(&grads[k]!, g) }

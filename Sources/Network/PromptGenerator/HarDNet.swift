@@ -14,7 +14,7 @@ struct HarDNet {
         case conv(ConvLayer.Cache)
         case dwconv(DWConvLayer.Cache)
         case maxPool(argmax: [Int32], inputShape: [Int])
-        case block([HarDBlock.LayerCache])
+        case block(HarDBlock.Cache)
     }
 
     let modules: [Module]
@@ -61,20 +61,20 @@ struct HarDNet {
     }
 
     /// (x4, x8, x16) and the caches of every module.
-    func forward(_ x: Tensor, training: Bool) -> (stages: [Tensor], caches: [ModuleCache]) {
-        var h = x, outs: [Tensor] = [], caches: [ModuleCache] = []
-        caches.reserveCapacity(modules.count)
+    func forward(_ x: Tensor, training: Bool) -> (stages: [Tensor], caches: CacheStack<ModuleCache>) {
+        var h = x, outs: [Tensor] = []
+        let caches = CacheStack<ModuleCache>(capacity: modules.count)
         for (i, m) in modules.enumerated() {
             switch m {
             case let .conv(c, _):
-                let (y, cc) = c.forward(h, training: training); caches.append(.conv(cc)); h = y
+                let (y, cc) = c.forward(h, training: training); caches.push(.conv(cc)); h = y
             case let .dwconv(c):
-                let (y, cc) = c.forward(h, training: training); caches.append(.dwconv(cc)); h = y
+                let (y, cc) = c.forward(h, training: training); caches.push(.dwconv(cc)); h = y
             case let .maxPool(k, s, p):
                 let r = Pool2D.maxForward(h, kernel: k, stride: s, padding: p)
-                caches.append(.maxPool(argmax: r.argmax, inputShape: h.shape)); h = r.y
+                caches.push(.maxPool(argmax: r.argmax, inputShape: h.shape)); h = r.y
             case let .block(b):
-                let (y, cc) = b.forward(h, training: training); caches.append(.block(cc)); h = y
+                let (y, cc) = b.forward(h, training: training); caches.push(.block(cc)); h = y
             }
             if stageIndices.dropFirst().contains(i) { outs.append(h) }
         }
@@ -82,15 +82,18 @@ struct HarDNet {
     }
 
     /// Gradients of (x4, x8, x16) in; parameter gradients accumulated. The image gets none.
-    func backward(_ dStages: [Tensor], _ caches: [ModuleCache]) {
+    /// Consumes `caches`, releasing each module's as soon as its backward has run.
+    func backward(_ dStages: [Tensor], _ caches: CacheStack<ModuleCache>) {
+        precondition(caches.count == modules.count, "HarDNet.backward: the caches were already consumed")
         var g: Tensor? = nil
         let taps = Array(stageIndices.dropFirst())
         for i in stride(from: modules.count - 1, through: 0, by: -1) {
             if let s = taps.firstIndex(of: i) {
                 if g == nil { g = dStages[s] } else { Elementwise.addInPlace(&g!, dStages[s]) }
             }
+            let cache = caches.pop()
             guard let dy = g else { continue }
-            switch (modules[i], caches[i]) {
+            switch (modules[i], cache) {
             case let (.conv(c, _), .conv(cc)): g = c.backward(dy, cc, needInputGrad: i > 0)
             case let (.dwconv(c), .dwconv(cc)): g = c.backward(dy, cc)
             case let (.maxPool, .maxPool(argmax, shape)): g = Pool2D.maxBackward(dy, argmax: argmax, inputShape: shape)

@@ -6,7 +6,8 @@ struct ConvLayer {
     let conv: ConvUnit
     let norm: BatchNormUnit
 
-    struct Cache { let x, convOut: Tensor; let stats: NormStats?; let y: Tensor }
+    /// `x` may be dropped (nil) by a caller that can rebuild the input for backward.
+    struct Cache { var x: Tensor?; let convOut: Tensor; let stats: NormStats?; let y: Tensor }
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
          kernel: Int = 3, stride: Int = 1, rng: inout SeededRNG) {
@@ -24,10 +25,11 @@ struct ConvLayer {
 
     /// ReLU6's gradient mask is the same on its output (0 < y < 6 ⇔ 0 < x < 6), so the
     /// BatchNorm output need not be kept.
-    func backward(_ dy: Tensor, _ c: Cache, needInputGrad: Bool = true) -> Tensor? {
+    func backward(_ dy: Tensor, _ c: Cache, input: Tensor? = nil, needInputGrad: Bool = true) -> Tensor? {
+        guard let x = input ?? c.x else { preconditionFailure("ConvLayer.backward: the input was dropped and not given") }
         let dn = ReLU6.backward(dy, input: c.y)
         let dc = norm.backward(dn, input: c.convOut, stats: c.stats)
-        return conv.backward(dc, input: c.x, needInputGrad: needInputGrad)
+        return conv.backward(dc, input: x, needInputGrad: needInputGrad)
     }
 }
 
@@ -71,7 +73,7 @@ struct CombConvLayer {
         return (y, (ca, cb))
     }
 
-    func backward(_ dy: Tensor, _ c: (ConvLayer.Cache, DWConvLayer.Cache)) -> Tensor {
-        layer1.backward(layer2.backward(dy, c.1), c.0)!
+    func backward(_ dy: Tensor, _ c: (ConvLayer.Cache, DWConvLayer.Cache), input: Tensor? = nil) -> Tensor {
+        layer1.backward(layer2.backward(dy, c.1), c.0, input: input)!
     }
 }

@@ -16,12 +16,17 @@ public final class PromptGenerator {
     let up1, up2: UpBlockSkip
     let final: CNNBlock
 
-    /// Everything backward needs from one forward pass.
-    public struct Cache {
-        let backbone: [HarDNet.ModuleCache]
-        let up1, up2: UpBlockSkip.Cache
-        let final: CNNBlock.Cache
-        let tanhOut: Tensor
+    /// Everything backward needs from one forward pass. Backward consumes it, releasing
+    /// each part as soon as it is done with it; one cache serves one backward.
+    public final class Cache {
+        let backbone: CacheStack<HarDNet.ModuleCache>
+        var decoder: (up1: UpBlockSkip.Cache, up2: UpBlockSkip.Cache, final: CNNBlock.Cache, tanhOut: Tensor)?
+
+        init(backbone: CacheStack<HarDNet.ModuleCache>, up1: UpBlockSkip.Cache, up2: UpBlockSkip.Cache,
+             final: CNNBlock.Cache, tanhOut: Tensor) {
+            self.backbone = backbone
+            decoder = (up1, up2, final, tanhOut)
+        }
     }
 
     /// Registers every parameter in `store` (which must not already hold these names) and
@@ -59,12 +64,20 @@ public final class PromptGenerator {
 
     /// Accumulates dL/dθ for every parameter into `store.grads` (the image gets no gradient).
     public func backward(_ dOut: Tensor, _ cache: Cache) {
-        let dt = BilinearResize.backward(dOut, inputShape: cache.tanhOut.shape, alignCorners: true)
-        let df = Tanh.backward(dt, output: cache.tanhOut)
-        let du2 = final.backward(df, cache.final)
-        let (du1, dx4) = up2.backward(du2, cache.up2)
-        let (dx16, dx8) = up1.backward(du1, cache.up1)
-        backbone.backward([dx4, dx8, dx16], cache.backbone)
+        let dStages = decoderBackward(dOut, cache)
+        backbone.backward(dStages, cache.backbone)
+    }
+
+    /// The decoder part of backward; its caches are gone when this returns.
+    private func decoderBackward(_ dOut: Tensor, _ cache: Cache) -> [Tensor] {
+        guard let c = cache.decoder else { preconditionFailure("PromptGenerator.backward: this cache was already used") }
+        cache.decoder = nil
+        let dt = BilinearResize.backward(dOut, inputShape: c.tanhOut.shape, alignCorners: true)
+        let df = Tanh.backward(dt, output: c.tanhOut)
+        let du2 = final.backward(df, c.final)
+        let (du1, dx4) = up2.backward(du2, c.up2)
+        let (dx16, dx8) = up1.backward(du1, c.up1)
+        return [dx4, dx8, dx16]
     }
 
     /// BatchNorm running statistics by state-dict name, for checkpoints.

@@ -75,6 +75,17 @@ public enum ConvEngine: String, CaseIterable, Sendable {
         return r
     }
 
+    /// Whether the oneDNN engine runs 3×3 stride-1 convolutions as Winograd F(4×4, 3×3) where
+    /// the CPU has an implementation (AVX-512); default on, AUTOSAM_CONV_WINOGRAD=0 turns it off.
+    public static var winograd: Bool {
+        get { OneDNNConv.shared.allowsWinograd }
+        set { OneDNNConv.shared.allowsWinograd = newValue }
+    }
+
+    /// Megabytes of the oneDNN engine's shared workspace (blocked buffers and scratchpad of the
+    /// largest call so far).
+    public static var oneDNNWorkspaceMB: Double { Double(OneDNNConv.shared.workspaceCapacity) / 1_048_576 }
+
     /// oneDNN's version and CPU runtime, when loaded.
     public static var oneDNNVersion: String? { (try? DNNLLibrary.shared())?.version }
 }
