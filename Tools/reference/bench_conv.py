@@ -14,22 +14,6 @@ import time
 import torch
 import torch.nn.functional as F
 
-# name, C, K, H, W, kH, kW, stride, pad, dilation, groups, transposed, output_padding
-SHAPES = [
-    ("g 64→64 128² 3×3", 64, 64, 128, 128, 3, 3, 1, 1, 1, 1, False, 0),
-    ("g 120→24 64² 3×3", 120, 24, 64, 64, 3, 3, 1, 1, 1, 1, False, 0),
-    ("g 48→24 64² 3×3", 48, 24, 64, 64, 3, 3, 1, 1, 1, 1, False, 0),
-    ("g 500→192 64² 1×1", 500, 192, 64, 64, 1, 1, 1, 0, 1, 1, False, 0),
-    ("g 320→320 32² 3×3", 320, 320, 32, 32, 3, 3, 1, 1, 1, 1, False, 0),
-    ("g 720→320 32² 3×3", 720, 320, 32, 32, 3, 3, 1, 1, 1, 1, False, 0),
-    ("vit dw 256 256² 3×3", 256, 256, 256, 256, 3, 3, 1, 1, 1, 256, False, 0),
-    ("vit 64→256 256² 1×1", 64, 256, 256, 256, 1, 1, 1, 0, 1, 1, False, 0),
-    ("vit dw 256 256² 3×3 s2", 256, 256, 256, 256, 3, 3, 2, 1, 1, 256, False, 0),
-    ("h T 256→64 64² k3 s2 op1", 256, 64, 64, 64, 3, 3, 2, 1, 1, 1, True, 1),
-    ("h T 64→16 128² k2 s2", 64, 16, 128, 128, 2, 2, 2, 0, 1, 1, True, 0),
-]
-
-
 def median_time(fn, repeats):
     fn()
     ts = []
@@ -43,17 +27,18 @@ def median_time(fn, repeats):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--shapes", required=True, help="JSON list written by autosam-dist bench conv")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
-    n = args.batch
-    for name, c, k, h, w, kh, kw, s, p, d, g, transposed, op in SHAPES:
-        if args.only and args.only not in name:
-            continue
+    with open(args.shapes) as f:
+        shapes = json.load(f)
+    for sh in shapes:
+        name, n, c, k, h, w = sh["name"], sh["n"], sh["c"], sh["k"], sh["h"], sh["w"]
+        kh, kw, s, p, d, g = sh["kh"], sh["kw"], sh["stride"], sh["pad"], sh["dilation"], sh["groups"]
+        transposed, op = sh["transposed"], sh["output_padding"]
         x = torch.rand(n, c, h, w) * 2 - 1
         x.requires_grad_(True)
         if transposed:

@@ -42,6 +42,7 @@ public enum Conv2D {
     /// on `engine` (default: `ConvEngine.current`).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry,
                                engine: ConvEngine = .current) -> Tensor {
+        if ConvShapeRecorder.isRecording { ConvShapeRecorder.record(x.shape, weight.shape, g) }
         guard engine == .onednn else { return forwardReference(x, weight: weight, bias: bias, g) }
         let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
         var y = Tensor(zeros: [s.n, s.k, s.oh, s.ow])

@@ -30,6 +30,7 @@ public enum ConvTranspose2D {
     /// same kernel underneath).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvTranspose2DGeometry,
                                engine: ConvEngine = .current) -> Tensor {
+        if ConvShapeRecorder.isRecording { ConvShapeRecorder.record(x.shape, weight.shape, g) }
         guard engine == .onednn else { return forwardReference(x, weight: weight, bias: bias, g) }
         let s = shape(x.shape, weight.shape, bias?.shape, g, "ConvTranspose2D.forward")
         var y = Tensor(zeros: [s.n, s.c, s.h, s.w])

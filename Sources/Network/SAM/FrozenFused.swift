@@ -46,6 +46,7 @@ extension FrozenConv2D {
     /// conv(x) + bias, then GELU when `gelu`; NCHW in and out. Same function as
     /// `GELU.forward(self(x))`, through the fused kernels where the shape allows.
     func forward(_ x: Tensor, gelu: Bool) -> Tensor {
+        if ConvShapeRecorder.isRecording { ConvShapeRecorder.record(x.shape, weight.shape, geometry) }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let k = weight.shape[0], hw = h * w
         if isPointwise && x.shape[1] == weight.shape[1] {

@@ -40,6 +40,11 @@ struct MBConv {
         }
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let hid = conv1.weight.shape[0], hw = h * w
+        if ConvShapeRecorder.isRecording {
+            ConvShapeRecorder.record(x.shape, conv1.weight.shape, conv1.geometry)
+            ConvShapeRecorder.record([b, hid, h, w], conv2.weight.shape, conv2.geometry)
+            ConvShapeRecorder.record([b, hid, h, w], conv3.weight.shape, conv3.geometry)
+        }
         let strip = min(h, MBConv.stripRows), slots = strip + 2
         let ring = UnsafeMutablePointer<Float>.allocate(capacity: hid * slots * w)
         let mid = UnsafeMutablePointer<Float>.allocate(capacity: hid * strip * w)
