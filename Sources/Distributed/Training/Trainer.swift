@@ -34,7 +34,6 @@ public final class Trainer {
         let emit: (String) -> Void = comm.isRoot ? out : { _ in }
         self.out = emit
         progress = ProgressReporter(enabled: comm.isRoot, emit: emit)
-        let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint)
         var rng = SeededRNG(seed: config.train.seed)
         guard let variant = HarDNetVariant.named(config.generator.backbone) else {
             throw ConfigError(path: "config", problem: "generator.backbone: unknown HarDNet variant \(config.generator.backbone)")
@@ -44,9 +43,17 @@ public final class Trainer {
         guard comm.size <= config.train.batchSize else {
             throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: every rank needs a share of each batch")
         }
+        // Before SAM, so a bad file fails in seconds rather than after loading a large encoder.
         if let pre = config.generator.pretrained {
-            try g.load(try TorchCheckpoint(path: pre), layout: .hardnetBackbone, prefix: "")
+            do {
+                let n = try g.load(try TorchCheckpoint(path: pre), layout: .hardnetBackbone, prefix: "")
+                emit("generator: \(n) backbone tensors from \(pre)")
+            } catch {
+                // The mismatch list alone does not say which setting or backbone it was checked against.
+                throw ConfigError(path: "config", problem: "generator.pretrained (for backbone \(variant.name)): \(error)")
+            }
         }
+        let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
         let cacheDir = config.output.cache
         pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: cacheDir),
