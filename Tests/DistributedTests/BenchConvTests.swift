@@ -7,7 +7,7 @@ import XCTest
 final class BenchConvTests: XCTestCase {
     func testRecorderSeesEveryConvolutionOfG() {
         var rng = SeededRNG(seed: 3)
-        let g = PromptGenerator(variant: .hardnet39ds, rng: &rng)
+        let g = PromptGenerator(variant: .hardnet39DS, rng: &rng)
         ConvShapeRecorder.start()
         _ = g.forward(Tensor(zeros: [1, 3, 64, 64]), training: false)
         let shapes = ConvShapeRecorder.stop()
