@@ -3,7 +3,8 @@ import Distributed
 import Foundation
 import Network
 
-/// g (the prompt generator) forward + backward in train mode, beside PyTorch's in the same run.
+/// g (the prompt generator) forward + backward in train mode, and its evaluation-mode forward
+/// (plain, and fused: BatchNorm folded, activations in the convolutions), beside PyTorch's.
 struct BenchG: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "g", abstract: "Seconds for g (HarDNet prompt generator) forward + backward, with PyTorch's.")
@@ -40,6 +41,10 @@ struct BenchG: ParsableCommand {
         }
         var rows: [[String: Any]] = [["name": "g_forward_backward", "batch": batch, "seconds": t, "threads": threads,
                                       "engine": "swift", "peak_rss_mb": BenchClock.peakRSSMB()]]
+        let te = BenchClock.median(repeats: options.repeats) { _ = g.forward(x, training: false) }
+        let ti = BenchClock.median(repeats: options.repeats) { _ = g.infer(x) }
+        rows.append(["name": "g_eval_forward", "batch": batch, "seconds": te, "threads": threads, "engine": "swift"])
+        rows.append(["name": "g_inference_fused", "batch": batch, "seconds": ti, "threads": threads, "engine": "swift"])
         if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_g.py") {
             rows += BenchSupport.runReference(py, script: script, args: ["--variant", variant, "--batch", "\(batch)",
                                                                          "--size", "\(size)", "--threads", "\(threads)",
@@ -57,5 +62,12 @@ struct BenchG: ParsableCommand {
             if let m = r["peak_rss_mb"] as? Double { line += " (pytorch peak RSS \(BenchSupport.format(m, 0)) MB)" }
         }
         print(line)
+        let pe = rows.first { ($0["engine"] as? String) == "pytorch" && ($0["name"] as? String) == "g_eval_forward" }?["seconds"] as? Double
+        for (label, name) in [("g eval forward     ", "g_eval_forward"), ("g fused inference  ", "g_inference_fused")] {
+            guard let s = rows.first(where: { ($0["name"] as? String) == name && ($0["engine"] as? String) == "swift" })?["seconds"] as? Double
+            else { continue }
+            print(label + " ours \(BenchSupport.format(s, 3)) s"
+                  + (pe.map { "   pytorch eval (no_grad) \(BenchSupport.format($0, 3)) s   ratio \(BenchSupport.format($0 / s, 2))x" } ?? ""))
+        }
     }
 }

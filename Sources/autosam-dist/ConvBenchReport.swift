@@ -7,9 +7,9 @@ struct ConvBenchReport {
     let shapes: [ConvBenchShape]
     let engines: [String]
 
-    func find(_ key: String, _ engine: String, _ dir: String) -> Double? {
+    func find(_ key: String, _ engine: String, _ dir: String, _ field: String = "seconds") -> Double? {
         rows.first { ($0["shape"] as? String) == key && ($0["engine"] as? String) == engine
-            && ($0["direction"] as? String) == dir }?["seconds"] as? Double
+            && ($0["direction"] as? String) == dir }?[field] as? Double
     }
 
     func print() {
@@ -29,6 +29,9 @@ struct ConvBenchReport {
                     if let t = find(s.key, e, dir) {
                         line += pad(String(format: "%.1f", s.flops(dir) / t / 1e9), 11)
                         totals[model, default: [:]][e, default: 0] += t * Double(s.calls)
+                        if e == "onednn", let r = find(s.key, e, dir, "reorder_seconds") {
+                            totals[model, default: [:]]["reorder", default: 0] += r * Double(s.calls)
+                        }
                     } else {
                         line += pad("–", 11)
                     }
@@ -47,6 +50,9 @@ struct ConvBenchReport {
             let parts = cols.compactMap { e in t[e].map { String(format: "%@ %.2f s", e, $0) } }
             var line = "\(model) convolutions, forward + backward once each: " + parts.joined(separator: ", ")
             if let o = t["onednn"], let p = t["pytorch"] { line += String(format: " (oneDNN %.2f× PyTorch)", p / o) }
+            if let o = t["onednn"], let r = t["reorder"] {
+                line += String(format: "; oneDNN's NCHW ↔ blocked reorders %.0f%% of its time", 100 * r / o)
+            }
             Swift.print(line)
         }
         if compare {

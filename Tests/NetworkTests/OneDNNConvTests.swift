@@ -142,12 +142,31 @@ final class OneDNNConvTests: XCTestCase {
                 close(got.dWeight, ref.dWeight, "\(msg) backward weights")
                 let algs = OneDNNConv.shared.algorithms.filter {
                     $0.key.n == n && $0.key.c == c && $0.key.k == k && $0.key.h == hw && $0.key.winograd == allow
+                        && $0.key.activation == .none
                 }
                 XCTAssertEqual(algs.count, 3, msg)
                 for (key, alg) in algs {
                     let want: DNNLConvAlgorithm = allow && avx512 && key.direction != .backwardWeights ? .winograd : .direct
                     XCTAssertEqual(alg, want, "\(msg) \(key.direction)")
                 }
+            }
+        }
+    }
+
+    /// Activations fused as oneDNN post-ops against the reference engine's separate pass, on
+    /// outputs that cross 0 and 6.
+    func testFusedActivationsMatchReference() {
+        var rng = SeededRNG(seed: 10)
+        let x = Tensor.uniform([2, 12, 9, 9], rng: &rng, lo: -3, hi: 3)
+        let w = Tensor.uniform([16, 12, 3, 3], rng: &rng, lo: -0.5, hi: 0.5)
+        let b = Tensor.uniform([16], rng: &rng, lo: -1, hi: 1)
+        for g in [Conv2DGeometry(padding: 1), Conv2DGeometry(stride: 2, padding: 1)] {
+            let plain = Conv2D.forward(x, weight: w, bias: b, g, engine: .reference)
+            XCTAssertTrue(plain.data.contains { $0 > 6 } && plain.data.contains { $0 < 0 }, "outputs must cross 0 and 6")
+            for act in [ConvActivation.relu, .relu6, .leakyReLU(slope: 0.01)] {
+                let ref = Conv2D.forward(x, weight: w, bias: b, g, activation: act, engine: .reference)
+                XCTAssertNotEqual(ref, plain, "\(act) changed nothing")
+                close(Conv2D.forward(x, weight: w, bias: b, g, activation: act, engine: .onednn), ref, "\(act) \(g)")
             }
         }
     }

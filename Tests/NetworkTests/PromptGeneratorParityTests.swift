@@ -94,15 +94,17 @@ final class PromptGeneratorParityTests: XCTestCase {
         g.store.zeroGrads()
         let (outEval, cacheEval) = g.forward(x, training: false)
         let eEval = fx.relativeError("g.out_eval", outEval)
+        let eInfer = fx.relativeError("g.out_eval", g.infer(x))   // BatchNorm folded, activations fused
         g.backward(Self.upstream(outEval.shape), cacheEval)
         let worstEval = worstGradient(g.store, fx, "g.grad_eval.", skipping: [])
         print("g parity (\(engine) engine): train output \(eOut), running stats \(worstBuf.0) (\(worstBuf.1)), "
               + "train gradients vs float64 \(worstTrain.0) (\(worstTrain.1); PyTorch float32: \(trainBound / 2)), "
-              + "eval output \(eEval), eval gradients \(worstEval.0) (\(worstEval.1))")
+              + "eval output \(eEval) (fused inference \(eInfer)), eval gradients \(worstEval.0) (\(worstEval.1))")
         XCTAssertLessThan(eOut, 1e-3, "\(engine)")
         XCTAssertLessThan(worstBuf.0, 1e-4, worstBuf.1 + " (\(engine))")
         XCTAssertLessThan(worstTrain.0, trainBound, worstTrain.1 + " (\(engine))")
         XCTAssertLessThan(eEval, 1e-4, "\(engine)")
+        XCTAssertLessThan(eInfer, 1e-4, "fused inference, \(engine)")
         XCTAssertLessThan(worstEval.0, 1e-4, worstEval.1 + " (\(engine))")
     }
 

@@ -1,4 +1,5 @@
-"""PyTorch timings for `autosam-dist bench g`: g (ModelEmb) forward + backward in train mode, JSON lines."""
+"""PyTorch timings for `autosam-dist bench g`: g (ModelEmb) forward + backward in train mode, and its
+evaluation-mode forward under no_grad (what validation and prediction run), JSON lines."""
 import argparse
 import json
 import resource
@@ -37,6 +38,18 @@ def main():
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(dict(name="g_forward_backward", batch=a.batch, seconds=statistics.median(ts), threads=a.threads,
                           engine="pytorch", peak_rss_mb=rss)))
+    g.eval()
+    def ev():
+        with torch.no_grad():
+            g(x)
+    ev()
+    ts = []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        ev()
+        ts.append(time.perf_counter() - t0)
+    print(json.dumps(dict(name="g_eval_forward", batch=a.batch, seconds=statistics.median(ts), threads=a.threads,
+                          engine="pytorch")))
 
 
 if __name__ == "__main__":

@@ -109,12 +109,12 @@ public struct SurrogateModel {
 
     /// Mask logits [b, 1, 256, 256] = h(g(images)), g in evaluation mode.
     public func predict(images: Tensor) -> Tensor {
-        decoder.forward(generator.forward(images, training: false).0).0
+        decoder.forward(generator.infer(images)).0
     }
 
     /// g's output [b, 256, 64, 64] in evaluation mode.
     public func embed(images: Tensor) -> Tensor {
-        generator.forward(images, training: false).0
+        generator.infer(images)
     }
 }
 

@@ -43,7 +43,7 @@ public struct AutoSAM {
 
     /// Low-res mask logits [b, 1, 256, 256] with g in evaluation mode.
     public func predict(images: Tensor, embeddings: Tensor) -> Tensor {
-        let (z, _) = generator.forward(images, training: false)
+        let z = generator.infer(images)
         return sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
                                        sparse: emptySparse, dense: z, multimaskOutput: false).0.masks
     }

@@ -38,12 +38,16 @@ public struct Conv2DGeometry: Hashable, Sendable {
 }
 
 public enum Conv2D {
-    /// x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil → y [N,K,OH,OW],
-    /// on `engine` (default: `ConvEngine.current`).
+    /// x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil → y [N,K,OH,OW], then
+    /// `activation` in the same pass where the engine fuses it; on `engine` (default: `ConvEngine.current`).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry,
-                               engine: ConvEngine = .current) -> Tensor {
+                               activation: ConvActivation = .none, engine: ConvEngine = .current) -> Tensor {
         if ConvShapeRecorder.isRecording { ConvShapeRecorder.record(x.shape, weight.shape, g) }
-        guard engine == .onednn else { return forwardReference(x, weight: weight, bias: bias, g) }
+        guard engine == .onednn else {
+            var y = forwardReference(x, weight: weight, bias: bias, g)
+            activation.apply(&y)
+            return y
+        }
         let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
         var y = Tensor(zeros: [s.n, s.k, s.oh, s.ow])
         x.data.withUnsafeBufferPointer { xp in
@@ -52,10 +56,11 @@ public enum Conv2D {
                     if let bias {
                         bias.data.withUnsafeBufferPointer { bp in
                             OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: bp.baseAddress!,
-                                                      y: yp.baseAddress!, s)
+                                                      y: yp.baseAddress!, s, activation: activation)
                         }
                     } else {
-                        OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: nil, y: yp.baseAddress!, s)
+                        OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: nil, y: yp.baseAddress!, s,
+                                                  activation: activation)
                     }
                 }
             }

@@ -21,6 +21,12 @@ struct CNNBlock {
         return (conv2.forward(r), Cache(x: x, c1: c1, stats: stats, r: r))
     }
 
+    /// Eval mode without caches: BN1 folded into conv1, the ReLU fused into it.
+    func infer(_ x: Tensor) -> Tensor {
+        let f = bn1.fold(weight: conv1.store.tensor(conv1.weight), bias: conv1.bias.map(conv1.store.tensor))
+        return conv2.forward(Conv2D.forward(x, weight: f.weight, bias: f.bias, conv1.geometry, activation: .relu))
+    }
+
     /// ReLU's mask on its output (y > 0 ⇔ x > 0) saves keeping the BatchNorm output.
     func backward(_ dy: Tensor, _ c: Cache) -> Tensor {
         let dr = conv2.backward(dy, input: c.r)!

@@ -88,6 +88,20 @@ struct HarDBlock {
         return (Shape.concat(outputs.map { outs[$0] }, axis: 1), Cache(layers: caches, outputs: outs))
     }
 
+    /// Eval mode without caches (BatchNorm folded, activations fused).
+    func infer(_ x: Tensor) -> Tensor {
+        var outs = [x]
+        for (j, layer) in layers.enumerated() {
+            let l = links[j]
+            let input = l.count == 1 ? outs[l[0]] : Shape.concat(l.map { outs[$0] }, axis: 1)
+            switch layer {
+            case let .conv(c): outs.append(c.infer(input))
+            case let .comb(c): outs.append(c.infer(input))
+            }
+        }
+        return Shape.concat(outputs.map { outs[$0] }, axis: 1)
+    }
+
     /// Walks the layers backwards; a layer's gradient is complete once every later layer
     /// that reads it has been processed. Returns the gradient of the block input. Each
     /// layer's cache is released as soon as its backward has run (as autograd frees saved

@@ -81,6 +81,21 @@ struct HarDNet {
         return (outs, caches)
     }
 
+    /// (x4, x8, x16) in eval mode without caches (BatchNorm folded, activations fused).
+    func infer(_ x: Tensor) -> [Tensor] {
+        var h = x, outs: [Tensor] = []
+        for (i, m) in modules.enumerated() {
+            switch m {
+            case let .conv(c, _): h = c.infer(h)
+            case let .dwconv(c): h = c.infer(h)
+            case let .maxPool(k, s, p): h = Pool2D.maxForward(h, kernel: k, stride: s, padding: p).y
+            case let .block(b): h = b.infer(h)
+            }
+            if stageIndices.dropFirst().contains(i) { outs.append(h) }
+        }
+        return outs
+    }
+
     /// Gradients of (x4, x8, x16) in; parameter gradients accumulated. The image gets none.
     /// Consumes `caches`, releasing each module's as soon as its backward has run.
     func backward(_ dStages: [Tensor], _ caches: CacheStack<ModuleCache>) {

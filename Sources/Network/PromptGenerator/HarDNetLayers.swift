@@ -23,6 +23,12 @@ struct ConvLayer {
         return (y, Cache(x: x, convOut: c, stats: stats, y: y))
     }
 
+    /// Eval mode, nothing kept: BatchNorm folded into the convolution, ReLU6 fused into it.
+    func infer(_ x: Tensor) -> Tensor {
+        let f = norm.fold(weight: conv.store.tensor(conv.weight), bias: nil)
+        return Conv2D.forward(x, weight: f.weight, bias: f.bias, conv.geometry, activation: .relu6)
+    }
+
     /// ReLU6's gradient mask is the same on its output (0 < y < 6 ⇔ 0 < x < 6), so the
     /// BatchNorm output need not be kept.
     func backward(_ dy: Tensor, _ c: Cache, input: Tensor? = nil, needInputGrad: Bool = true) -> Tensor? {
@@ -52,6 +58,12 @@ struct DWConvLayer {
         return (y, Cache(x: x, convOut: c, stats: stats))
     }
 
+    /// Eval mode, nothing kept: BatchNorm folded into the depthwise convolution.
+    func infer(_ x: Tensor) -> Tensor {
+        let f = norm.fold(weight: dwconv.store.tensor(dwconv.weight), bias: nil)
+        return Conv2D.forward(x, weight: f.weight, bias: f.bias, dwconv.geometry)
+    }
+
     func backward(_ dy: Tensor, _ c: Cache) -> Tensor {
         dwconv.backward(norm.backward(dy, input: c.convOut, stats: c.stats), input: c.x)!
     }
@@ -72,6 +84,8 @@ struct CombConvLayer {
         let (y, cb) = layer2.forward(a, training: training)
         return (y, (ca, cb))
     }
+
+    func infer(_ x: Tensor) -> Tensor { layer2.infer(layer1.infer(x)) }
 
     func backward(_ dy: Tensor, _ c: (ConvLayer.Cache, DWConvLayer.Cache), input: Tensor? = nil) -> Tensor {
         layer1.backward(layer2.backward(dy, c.1), c.0, input: input)!

@@ -62,6 +62,18 @@ public final class PromptGenerator {
         return (z, Cache(backbone: bc, up1: c1, up2: c2, final: cf, tanhOut: t))
     }
 
+    /// Z in evaluation mode for inference: the same function as `forward(x, training: false)`,
+    /// with each BatchNorm folded into its convolution and the activation after it fused into
+    /// the same oneDNN call, and nothing kept for a backward pass.
+    public func infer(_ x: Tensor) -> Tensor {
+        precondition(x.rank == 4 && x.dim(1) == 3 && x.dim(2) % 16 == 0 && x.dim(3) % 16 == 0,
+                     "PromptGenerator: want an image batch [N, 3, H, W] with H, W multiples of 16, got \(x.shape)")
+        let stages = backbone.infer(x)
+        let u2 = up2.infer(up1.infer(stages[2], skip: stages[1]), skip: stages[0])
+        let t = Tanh.forward(final.infer(u2))
+        return BilinearResize.forward(t, height: outputSize, width: outputSize, alignCorners: true)
+    }
+
     /// Accumulates dL/dθ for every parameter into `store.grads` (the image gets no gradient).
     public func backward(_ dOut: Tensor, _ cache: Cache) {
         let dStages = decoderBackward(dOut, cache)

@@ -30,6 +30,14 @@ struct UpBlockSkip {
                 Cache(inputShape: x.shape, skipChannels: skip.dim(1), cat: cat, c1: c1, c2: c2, stats: stats, n: n))
     }
 
+    /// Eval mode without caches: BatchNorm folded into conv2, the leaky ReLU fused into it.
+    func infer(_ x: Tensor, skip: Tensor) -> Tensor {
+        let up = BilinearResize.forward(x, height: 2 * x.dim(2), width: 2 * x.dim(3), alignCorners: false)
+        let c1 = conv1.forward(Shape.concat([up, skip], axis: 1))
+        let f = bn.fold(weight: conv2.store.tensor(conv2.weight), bias: conv2.bias.map(conv2.store.tensor))
+        return Conv2D.forward(c1, weight: f.weight, bias: f.bias, conv2.geometry, activation: .leakyReLU(slope: 0.01))
+    }
+
     /// Returns (d input, d skip).
     func backward(_ dy: Tensor, _ c: Cache) -> (dx: Tensor, dSkip: Tensor) {
         let dn = LeakyReLU.backward(dy, input: c.n)

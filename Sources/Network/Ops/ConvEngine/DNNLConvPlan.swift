@@ -21,9 +21,12 @@ struct DNNLConvKey: Hashable {
     var bias: Bool
     /// Whether Winograd may be used where it applies.
     var winograd: Bool
+    /// Applied to the forward's output as a post-op.
+    var activation: ConvActivation
 
-    init(_ s: ConvShape, _ d: DNNLConvDirection, bias: Bool, winograd: Bool) {
+    init(_ s: ConvShape, _ d: DNNLConvDirection, bias: Bool, winograd: Bool, activation: ConvActivation = .none) {
         self.winograd = winograd
+        self.activation = d == .forward ? activation : .none
         direction = d
         n = s.n; c = s.c; h = s.h; w = s.w; k = s.k; kh = s.kh; kw = s.kw; oh = s.oh; ow = s.ow
         geometry = s.g; self.bias = bias
@@ -52,6 +55,8 @@ final class DNNLConvPlan {
     let key: DNNLConvKey
     /// Which algorithm oneDNN runs for this plan.
     let algorithm: DNNLConvAlgorithm
+    /// An activation the primitive could not fuse, applied to the output after it.
+    let separateActivation: ConvActivation
     private var primitive: dnnl_primitive_t?
     private var args: [Arg] = []
     private var scratch: dnnl_memory_t?
@@ -99,11 +104,29 @@ final class DNNLConvPlan {
         let padL: [Int64] = [Int64(g.padH), Int64(g.padW)]
         let padR: [Int64] = [Int64(padRH), Int64(padRW)]
 
-        var attr: dnnl_primitive_attr_t?
-        Self.check(lib.attr_create(&attr), "primitive_attr_create", key)
-        Self.check(lib.attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode", key)
-        defer { _ = lib.attr_destroy(attr) }
-
+        // Two attribute sets: scratchpad only, and scratchpad + the activation as a post-op.
+        func makeAttr() -> dnnl_primitive_attr_t? {
+            var a: dnnl_primitive_attr_t?
+            Self.check(lib.attr_create(&a), "primitive_attr_create", key)
+            Self.check(lib.attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user), "set_scratchpad_mode", key)
+            return a
+        }
+        let attr = makeAttr(), postAttr = makeAttr()
+        defer { _ = lib.attr_destroy(attr); _ = lib.attr_destroy(postAttr) }
+        if key.activation != .none {
+            var po: dnnl_post_ops_t?
+            Self.check(lib.post_ops_create(&po), "post_ops_create", key)
+            defer { _ = lib.post_ops_destroy(po) }
+            let st: dnnl_status_t
+            switch key.activation {
+            case .relu: st = lib.post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0)
+            case .relu6: st = lib.post_ops_append_eltwise(po, 1, dnnl_eltwise_clip, 0, 6)
+            case .leakyReLU(let slope): st = lib.post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, slope, 0)
+            case .none: st = dnnl_success
+            }
+            Self.check(st, "post_ops_append_eltwise", key)
+            Self.check(lib.attr_set_post_ops(postAttr, po), "primitive_attr_set_post_ops", key)
+        }
         let withBias = key.bias && key.direction == .forward
         let order: [Int32]
         switch key.direction {
@@ -119,7 +142,8 @@ final class DNNLConvPlan {
 
         /// The primitive descriptor for `alg` (the forward one, or a backward one built on the
         /// forward hint), nil where oneDNN has no implementation of it for this shape.
-        func descriptor(_ alg: dnnl_alg_kind_t) -> dnnl_primitive_desc_t? {
+        func descriptor(_ alg: dnnl_alg_kind_t, fuse: Bool) -> dnnl_primitive_desc_t? {
+            let attr = fuse && key.activation != .none ? postAttr : attr
             var fwd = dnnl_convolution_desc_t()
             let st = withBias
                 ? lib.conv_fwd_init(&fwd, dnnl_forward_training, alg, &srcAny, &wAny, &biasMd, &dstAny,
@@ -148,13 +172,21 @@ final class DNNLConvPlan {
 
         // Winograd F(4×4, 3×3) where oneDNN implements it (3×3, stride 1, no groups or
         // dilation, on AVX-512 CPUs): 2–3× fewer multiplies, error ≤ 2e-5 of the output's scale.
+        // Winograd has no clip post-op (ReLU6): there it runs unfused, the activation applied
+        // after, which still beats the direct kernel with the activation fused.
         var chosen: dnnl_primitive_desc_t?
         var alg = DNNLConvAlgorithm.direct
+        var separate = false
         if key.winograd && Self.winogradShape(key) {
-            chosen = descriptor(dnnl_convolution_winograd)
+            chosen = descriptor(dnnl_convolution_winograd, fuse: true)
+            if chosen == nil && key.activation != .none {
+                chosen = descriptor(dnnl_convolution_winograd, fuse: false)
+                separate = chosen != nil
+            }
             if chosen != nil { alg = .winograd }
         }
-        if chosen == nil { chosen = descriptor(dnnl_convolution_direct) }
+        if chosen == nil { chosen = descriptor(dnnl_convolution_direct, fuse: true) }
+        separateActivation = separate ? key.activation : .none
         guard let pd = chosen else { fatalError("oneDNN has no convolution for \(key)") }
         algorithm = alg
         defer { _ = lib.pd_destroy(pd) }
@@ -252,6 +284,9 @@ final class DNNLConvPlan {
         let t2 = Self.profiling ? Self.nanos() : 0
         for a in args where a.isOutput && a.reorder != nil { run(a.reorder, from: a.inner, to: a.user) }
         Self.check(lib.stream_wait(lib.stream), "stream_wait", key)
+        if separateActivation != .none, let dst = zip(args, pointers).first(where: { $0.0.id == DNNLArg.dst })?.1 {
+            separateActivation.apply(dst.assumingMemoryBound(to: Float.self), count: key.n * key.k * key.oh * key.ow)
+        }
         if Self.profiling {
             let t3 = Self.nanos()
             Self.reorderNanos += (t1 - t0) + (t3 - t2)

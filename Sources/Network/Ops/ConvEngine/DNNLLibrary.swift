@@ -56,6 +56,10 @@ final class DNNLLibrary {
     let attr_create: pfn_dnnl_primitive_attr_create
     let attr_destroy: pfn_dnnl_primitive_attr_destroy
     let attr_set_scratchpad_mode: pfn_dnnl_primitive_attr_set_scratchpad_mode
+    let attr_set_post_ops: pfn_dnnl_primitive_attr_set_post_ops
+    let post_ops_create: pfn_dnnl_post_ops_create
+    let post_ops_destroy: pfn_dnnl_post_ops_destroy
+    let post_ops_append_eltwise: pfn_dnnl_post_ops_append_eltwise
     let pd_create: pfn_dnnl_primitive_desc_create
     let pd_destroy: pfn_dnnl_primitive_desc_destroy
     let pd_query_md: pfn_dnnl_primitive_desc_query_md
@@ -106,6 +110,10 @@ final class DNNLLibrary {
         attr_destroy = try sym("dnnl_primitive_attr_destroy", pfn_dnnl_primitive_attr_destroy.self)
         attr_set_scratchpad_mode = try sym("dnnl_primitive_attr_set_scratchpad_mode",
                                            pfn_dnnl_primitive_attr_set_scratchpad_mode.self)
+        attr_set_post_ops = try sym("dnnl_primitive_attr_set_post_ops", pfn_dnnl_primitive_attr_set_post_ops.self)
+        post_ops_create = try sym("dnnl_post_ops_create", pfn_dnnl_post_ops_create.self)
+        post_ops_destroy = try sym("dnnl_post_ops_destroy", pfn_dnnl_post_ops_destroy.self)
+        post_ops_append_eltwise = try sym("dnnl_post_ops_append_eltwise", pfn_dnnl_post_ops_append_eltwise.self)
         pd_create = try sym("dnnl_primitive_desc_create", pfn_dnnl_primitive_desc_create.self)
         pd_destroy = try sym("dnnl_primitive_desc_destroy", pfn_dnnl_primitive_desc_destroy.self)
         pd_query_md = try sym("dnnl_primitive_desc_query_md", pfn_dnnl_primitive_desc_query_md.self)

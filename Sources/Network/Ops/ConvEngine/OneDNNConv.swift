@@ -38,11 +38,12 @@ final class OneDNNConv {
     /// Plans created so far (tests and the benchmark check that shapes are reused).
     var planCount: Int { lock.lock(); defer { lock.unlock() }; return plans.count }
 
-    private func run(_ s: ConvShape, _ d: DNNLConvDirection, bias: Bool, _ pointers: [UnsafeMutableRawPointer]) {
+    private func run(_ s: ConvShape, _ d: DNNLConvDirection, bias: Bool, activation: ConvActivation = .none,
+                     _ pointers: [UnsafeMutableRawPointer]) {
         let lib: DNNLLibrary
         do { lib = try DNNLLibrary.shared() } catch { fatalError("\(error)") }
         lock.lock(); defer { lock.unlock() }
-        let key = DNNLConvKey(s, d, bias: bias, winograd: winograd)
+        let key = DNNLConvKey(s, d, bias: bias, winograd: winograd, activation: activation)
         let plan: DNNLConvPlan
         if let p = plans[key] { plan = p } else { plan = DNNLConvPlan(lib, key); plans[key] = plan }
         if plan.workspaceBytes > workspaceBytes {
@@ -57,13 +58,13 @@ final class OneDNNConv {
         plan.execute(pointers, workspace: workspace)
     }
 
-    /// y [n,k,oh,ow] = conv(x, w) (+ bias), overwritten.
+    /// y [n,k,oh,ow] = act(conv(x, w) (+ bias)), overwritten.
     func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                 y: UnsafeMutablePointer<Float>, _ s: ConvShape) {
+                 y: UnsafeMutablePointer<Float>, _ s: ConvShape, activation: ConvActivation = .none) {
         var p = [UnsafeMutableRawPointer(mutating: x), UnsafeMutableRawPointer(mutating: w)]
         if let bias { p.append(UnsafeMutableRawPointer(mutating: bias)) }
         p.append(UnsafeMutableRawPointer(y))
-        run(s, .forward, bias: bias != nil, p)
+        run(s, .forward, bias: bias != nil, activation: activation, p)
     }
 
     /// dx [n,c,h,w] = convᵀ(dy, w), overwritten.
