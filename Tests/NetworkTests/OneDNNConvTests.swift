@@ -39,6 +39,8 @@ final class OneDNNConvTests: XCTestCase {
             Case(n: 1, c: 8, h: 10, w: 10, k: 16, kh: 5, kw: 5, g: .init(padding: 2, groups: 8)),        // depthwise ×2
             Case(n: 2, c: 20, h: 7, w: 9, k: 12, kh: 1, kw: 1, g: .init()),                              // 1×1
             Case(n: 1, c: 9, h: 9, w: 7, k: 6, kh: 1, kw: 1, g: .init(stride: 2)),                       // 1×1 stride 2
+            Case(n: 2, c: 16, h: 12, w: 10, k: 1, kh: 1, kw: 1, g: .init()),                              // 1×1 to 1 (plain layout)
+            Case(n: 2, c: 3, h: 11, w: 9, k: 32, kh: 1, kw: 1, g: .init()),                               // 1×1 from 3 (plain layout)
             Case(n: 1, c: 6, h: 10, w: 12, k: 6, kh: 1, kw: 1, g: .init(groups: 3)),                     // 1×1 groups
             Case(n: 1, c: 3, h: 17, w: 15, k: 8, kh: 7, kw: 7, g: .init(stride: 2, padding: 3)),         // stem-like
             Case(n: 1, c: 4, h: 8, w: 11, k: 5, kh: 2, kw: 3,
