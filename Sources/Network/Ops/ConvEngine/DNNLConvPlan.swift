@@ -41,6 +41,13 @@ struct DNNLConvKey: Hashable {
 /// created once here; the blocked buffers and the scratchpad live in one workspace shared by
 /// every plan (calls never overlap), placed at fixed offsets, so a call only swaps data
 /// handles and the memory they take is one call's worth, not one per shape.
+///
+/// Why the boundary is at every convolution: in g each convolution is followed by our own
+/// BatchNorm (batch statistics in training), ReLU6 and the HarDBlock concatenations, all on
+/// NCHW; `bench conv` measures these reorders at 8% of the oneDNN engine's time for g's
+/// convolutions (batch 10, 1 thread), less than blocked versions of those ops would cost to
+/// write and check. The encoder's 1×1 and depthwise convolutions run in fused NCHW kernels
+/// (FrozenFused), not here.
 final class DNNLConvPlan {
     private struct Arg {
         var id: Int32
