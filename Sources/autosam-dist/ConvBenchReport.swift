@@ -56,6 +56,7 @@ struct ConvBenchReport {
             Swift.print(line)
         }
         if compare {
+            Swift.print("(the encoder is frozen: its backward rows are timed for completeness; training never runs them)")
             Swift.print("oneDNN at least as fast as PyTorch on \(wins) of \(pairs) shape × direction pairs"
                         + (losses.isEmpty ? "" : "; slower on: " + losses.joined(separator: "; ")))
         }
