@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Network
 
@@ -106,18 +107,14 @@ struct ConvBenchShape {
         return [Self.median("forward", repeats) { _ = fwd() }, Self.median("backward", repeats, bwd)]
     }
 
+    /// (direction, median seconds, oneDNN reorder seconds per call) after one warm-up call
+    /// (primitive creation, page faults).
     static func median(_ direction: String, _ repeats: Int, _ body: () -> Void) -> (String, Double, Double) {
-        body()   // warm-up: primitive creation, page faults
+        body()
         _ = ConvEngine.oneDNNLayoutProfile(enable: true)
         defer { _ = ConvEngine.oneDNNLayoutProfile(enable: false) }
-        var t: [Double] = []
-        for _ in 0..<repeats {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            t.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
+        let t = BenchClock.median(repeats: repeats, warmup: false, body)
         let reorder = ConvEngine.oneDNNLayoutProfile(enable: false).reorder / Double(repeats)
-        t.sort()
-        return (direction, t[t.count / 2], reorder)
+        return (direction, t, reorder)
     }
 }

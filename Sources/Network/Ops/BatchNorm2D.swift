@@ -40,13 +40,23 @@ public enum BatchNorm2D {
         checkBackward("BatchNorm2D.trainBackward", dy, x, stats.mean, stats.invStd, c)
         let (dG, dB) = reduceGrads(dy, x, stats, n, c, hw)
         let m = Float(n * hw)
+        let dx = inputGradient(dy, input: x, gamma: gamma, stats: stats,
+                               meanDy: dB.map { $0 / m }, meanDyXhat: dG.map { $0 / m })
+        return (dx, Tensor(shape: [c], data: dG), Tensor(shape: [c], data: dB))
+    }
+
+    /// dx = γ·s·(dy − mean(dy) − x̂·mean(dy·x̂)) per channel, given those two means (over the
+    /// batch, or over every replica's batch for SyncBatchNorm).
+    static func inputGradient(_ dy: Tensor, input x: Tensor, gamma: Tensor, stats: NormStats,
+                              meanDy: [Float], meanDyXhat: [Float]) -> Tensor {
+        let n = x.shape[0], c = x.shape[1], hw = x.count / max(n * c, 1)
         var dx = [Float](repeating: 0, count: x.count)
         x.data.withUnsafeBufferPointer { xb in
             dy.data.withUnsafeBufferPointer { gb in
                 dx.withUnsafeMutableBufferPointer { dxb in
                     for ch in 0..<c {
                         let mu = stats.mean[ch], s = stats.invStd[ch], k = gamma.data[ch] * s
-                        let mb = dB[ch] / m, mgx = dG[ch] / m
+                        let mb = meanDy[ch], mgx = meanDyXhat[ch]
                         for b in 0..<n {
                             let off = (b * c + ch) * hw
                             let xp = xb.baseAddress! + off, gp = gb.baseAddress! + off, dp = dxb.baseAddress! + off
@@ -56,7 +66,21 @@ public enum BatchNorm2D {
                 }
             }
         }
-        return (Tensor(shape: x.shape, data: dx), Tensor(shape: [c], data: dG), Tensor(shape: [c], data: dB))
+        return Tensor(shape: x.shape, data: dx)
+    }
+
+    /// A convolution's weight [K, …] and bias (nil: none) with an eval-mode BatchNorm after it
+    /// folded in: BN(conv(x) + b) = conv'(x) + b', w' = w·s, b' = β + (b − μ)·s, s = γ/√(σ² + ε).
+    public static func foldIntoConvolution(weight w: Tensor, bias b: Tensor?, gamma g: [Float], beta: [Float],
+                                           mean: [Float], variance: [Float], eps: Float = 1e-5) -> (weight: Tensor, bias: Tensor) {
+        let k = w.shape[0], per = w.count / k
+        var fw = w, fb = Tensor(zeros: [k])
+        for o in 0..<k {
+            let s = g[o] / (variance[o] + eps).squareRoot()
+            for i in 0..<per { fw.data[o * per + i] *= s }
+            fb.data[o] = beta[o] + ((b?.data[o] ?? 0) - mean[o]) * s
+        }
+        return (fw, fb)
     }
 
     public static func evalForward(_ x: Tensor, gamma: Tensor, beta: Tensor,

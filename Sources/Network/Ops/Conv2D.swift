@@ -50,21 +50,17 @@ public enum Conv2D {
         }
         let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
         var y = Tensor(zeros: [s.n, s.k, s.oh, s.ow])
-        x.data.withUnsafeBufferPointer { xp in
+        let fused = x.data.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
                 y.data.withUnsafeMutableBufferPointer { yp in
-                    if let bias {
-                        bias.data.withUnsafeBufferPointer { bp in
-                            OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: bp.baseAddress!,
-                                                      y: yp.baseAddress!, s, activation: activation)
-                        }
-                    } else {
-                        OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: nil, y: yp.baseAddress!, s,
+                    withOptionalPointer(bias) { bp in
+                        OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: bp, y: yp.baseAddress!, s,
                                                   activation: activation)
                     }
                 }
             }
         }
+        if !fused { activation.apply(&y) }
         return y
     }
 
@@ -534,4 +530,10 @@ enum ConvKernels {
         }
         return Tensor(shape: [c], data: out)
     }
+}
+
+/// body(pointer to t's values), or body(nil) when there is no t.
+private func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let t else { return body(nil) }
+    return t.data.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -82,22 +82,10 @@ public enum SyncBatchNorm2D {
         let local = sums
         try reducer.sum(&sums)
         let mf = Double(m)
-        var dx = [Float](repeating: 0, count: x.count)
-        x.data.withUnsafeBufferPointer { xb in
-            dy.data.withUnsafeBufferPointer { gb in
-                dx.withUnsafeMutableBufferPointer { dxb in
-                    for ch in 0..<c {
-                        let mu = stats.mean[ch], s = stats.invStd[ch], k = gamma.data[ch] * s
-                        let mb = Float(sums[ch] / mf), mgx = Float(sums[c + ch] / mf)
-                        for b in 0..<n {
-                            let off = (b * c + ch) * hw
-                            for i in 0..<hw { dxb[off + i] = k * (gb[off + i] - mb - (xb[off + i] - mu) * s * mgx) }
-                        }
-                    }
-                }
-            }
-        }
-        return (Tensor(shape: x.shape, data: dx),
+        let dx = BatchNorm2D.inputGradient(dy, input: x, gamma: gamma, stats: stats,
+                                           meanDy: (0..<c).map { Float(sums[$0] / mf) },
+                                           meanDyXhat: (0..<c).map { Float(sums[c + $0] / mf) })
+        return (dx,
                 Tensor(shape: [c], data: local[c..<(2 * c)].map { Float($0) }),
                 Tensor(shape: [c], data: local[0..<c].map { Float($0) }))
     }

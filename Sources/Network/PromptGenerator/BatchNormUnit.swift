@@ -63,18 +63,9 @@ struct BatchNormUnit {
         return r.dx
     }
 
-    /// A convolution's weight [K, …] and bias (or nil) with this BatchNorm in eval mode folded
-    /// in: BN(conv(x) + b) = conv'(x) + b' with w' = w·s, b' = β + (b − μ)·s, s = γ/√(σ² + ε).
-    func fold(weight w: Tensor, bias b: Tensor?, eps: Float = 1e-5) -> (weight: Tensor, bias: Tensor) {
-        let g = store.tensor(gamma).data, be = store.tensor(beta).data
-        let mean = buffers.slot(meanSlot), variance = buffers.slot(varSlot)
-        let k = w.shape[0], per = w.count / k
-        var fw = w, fb = Tensor(zeros: [k])
-        for o in 0..<k {
-            let s = g[o] / (variance[o] + eps).squareRoot()
-            for i in 0..<per { fw.data[o * per + i] *= s }
-            fb.data[o] = be[o] + ((b?.data[o] ?? 0) - mean[o]) * s
-        }
-        return (fw, fb)
+    /// A convolution's weight and bias (or nil) with this BatchNorm, in eval mode, folded in.
+    func fold(weight w: Tensor, bias b: Tensor?) -> (weight: Tensor, bias: Tensor) {
+        BatchNorm2D.foldIntoConvolution(weight: w, bias: b, gamma: store.tensor(gamma).data, beta: store.tensor(beta).data,
+                                        mean: buffers.slot(meanSlot), variance: buffers.slot(varSlot))
     }
 }

@@ -69,37 +69,45 @@ struct HarDBlock {
     }
 
     func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
-        var outs = [x]
         let caches = CacheStack<LayerCache>(capacity: layers.count)
-        for (j, layer) in layers.enumerated() {
-            let l = links[j]
-            let input = l.count == 1 ? outs[l[0]] : Shape.concat(l.map { outs[$0] }, axis: 1)
+        let (y, outs) = run(x) { layer, input, concatenated in
             switch layer {
             case let .conv(c):
                 var (y, cc) = c.forward(input, training: training)
-                if l.count > 1 { cc.x = nil }
-                outs.append(y); caches.push(.conv(cc))
+                if concatenated { cc.x = nil }
+                caches.push(.conv(cc))
+                return y
             case let .comb(c):
                 var (y, cc) = c.forward(input, training: training)
-                if l.count > 1 { cc.0.x = nil }
-                outs.append(y); caches.push(.comb(cc.0, cc.1))
+                if concatenated { cc.0.x = nil }
+                caches.push(.comb(cc.0, cc.1))
+                return y
             }
         }
-        return (Shape.concat(outputs.map { outs[$0] }, axis: 1), Cache(layers: caches, outputs: outs))
+        return (y, Cache(layers: caches, outputs: outs))
     }
 
     /// Eval mode without caches (BatchNorm folded, activations fused).
     func infer(_ x: Tensor) -> Tensor {
+        run(x) { layer, input, _ in
+            switch layer {
+            case let .conv(c): return c.infer(input)
+            case let .comb(c): return c.infer(input)
+            }
+        }.y
+    }
+
+    /// Feeds each layer its linked inputs (concatenated when several) through `apply`, which
+    /// also learns whether the input is a concatenation; returns the block output and every
+    /// layer's output (index 0 = x).
+    private func run(_ x: Tensor, _ apply: (Layer, Tensor, Bool) -> Tensor) -> (y: Tensor, outputs: [Tensor]) {
         var outs = [x]
         for (j, layer) in layers.enumerated() {
             let l = links[j]
             let input = l.count == 1 ? outs[l[0]] : Shape.concat(l.map { outs[$0] }, axis: 1)
-            switch layer {
-            case let .conv(c): outs.append(c.infer(input))
-            case let .comb(c): outs.append(c.infer(input))
-            }
+            outs.append(apply(layer, input, l.count > 1))
         }
-        return Shape.concat(outputs.map { outs[$0] }, axis: 1)
+        return (Shape.concat(outputs.map { outs[$0] }, axis: 1), outs)
     }
 
     /// Walks the layers backwards; a layer's gradient is complete once every later layer

@@ -62,35 +62,40 @@ struct HarDNet {
 
     /// (x4, x8, x16) and the caches of every module.
     func forward(_ x: Tensor, training: Bool) -> (stages: [Tensor], caches: CacheStack<ModuleCache>) {
-        var h = x, outs: [Tensor] = []
         let caches = CacheStack<ModuleCache>(capacity: modules.count)
-        for (i, m) in modules.enumerated() {
+        let stages = run(x) { m, h in
             switch m {
             case let .conv(c, _):
-                let (y, cc) = c.forward(h, training: training); caches.push(.conv(cc)); h = y
+                let (y, cc) = c.forward(h, training: training); caches.push(.conv(cc)); return y
             case let .dwconv(c):
-                let (y, cc) = c.forward(h, training: training); caches.push(.dwconv(cc)); h = y
+                let (y, cc) = c.forward(h, training: training); caches.push(.dwconv(cc)); return y
             case let .maxPool(k, s, p):
                 let r = Pool2D.maxForward(h, kernel: k, stride: s, padding: p)
-                caches.push(.maxPool(argmax: r.argmax, inputShape: h.shape)); h = r.y
+                caches.push(.maxPool(argmax: r.argmax, inputShape: h.shape)); return r.y
             case let .block(b):
-                let (y, cc) = b.forward(h, training: training); caches.push(.block(cc)); h = y
+                let (y, cc) = b.forward(h, training: training); caches.push(.block(cc)); return y
             }
-            if stageIndices.dropFirst().contains(i) { outs.append(h) }
         }
-        return (outs, caches)
+        return (stages, caches)
     }
 
     /// (x4, x8, x16) in eval mode without caches (BatchNorm folded, activations fused).
     func infer(_ x: Tensor) -> [Tensor] {
+        run(x) { m, h in
+            switch m {
+            case let .conv(c, _): return c.infer(h)
+            case let .dwconv(c): return c.infer(h)
+            case let .maxPool(k, s, p): return Pool2D.maxForward(h, kernel: k, stride: s, padding: p).y
+            case let .block(b): return b.infer(h)
+            }
+        }
+    }
+
+    /// Chains the modules through `apply` and returns the stage outputs at strides 4, 8, 16.
+    private func run(_ x: Tensor, _ apply: (Module, Tensor) -> Tensor) -> [Tensor] {
         var h = x, outs: [Tensor] = []
         for (i, m) in modules.enumerated() {
-            switch m {
-            case let .conv(c, _): h = c.infer(h)
-            case let .dwconv(c): h = c.infer(h)
-            case let .maxPool(k, s, p): h = Pool2D.maxForward(h, kernel: k, stride: s, padding: p).y
-            case let .block(b): h = b.infer(h)
-            }
+            h = apply(m, h)
             if stageIndices.dropFirst().contains(i) { outs.append(h) }
         }
         return outs

@@ -51,8 +51,7 @@ public final class PromptGenerator {
 
     /// x [N, 3, H, W] (H, W multiples of 16) → Z [N, 256, 64, 64].
     public func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
-        precondition(x.rank == 4 && x.dim(1) == 3 && x.dim(2) % 16 == 0 && x.dim(3) % 16 == 0,
-                     "PromptGenerator: want an image batch [N, 3, H, W] with H, W multiples of 16, got \(x.shape)")
+        checkInput(x)
         let (stages, bc) = backbone.forward(x, training: training)
         let (u1, c1) = up1.forward(stages[2], skip: stages[1], training: training)
         let (u2, c2) = up2.forward(u1, skip: stages[0], training: training)
@@ -66,12 +65,16 @@ public final class PromptGenerator {
     /// with each BatchNorm folded into its convolution and the activation after it fused into
     /// the same oneDNN call, and nothing kept for a backward pass.
     public func infer(_ x: Tensor) -> Tensor {
-        precondition(x.rank == 4 && x.dim(1) == 3 && x.dim(2) % 16 == 0 && x.dim(3) % 16 == 0,
-                     "PromptGenerator: want an image batch [N, 3, H, W] with H, W multiples of 16, got \(x.shape)")
+        checkInput(x)
         let stages = backbone.infer(x)
         let u2 = up2.infer(up1.infer(stages[2], skip: stages[1]), skip: stages[0])
         let t = Tanh.forward(final.infer(u2))
         return BilinearResize.forward(t, height: outputSize, width: outputSize, alignCorners: true)
+    }
+
+    private func checkInput(_ x: Tensor) {
+        precondition(x.rank == 4 && x.dim(1) == 3 && x.dim(2) % 16 == 0 && x.dim(3) % 16 == 0,
+                     "PromptGenerator: want an image batch [N, 3, H, W] with H, W multiples of 16, got \(x.shape)")
     }
 
     /// Accumulates dL/dθ for every parameter into `store.grads` (the image gets no gradient).

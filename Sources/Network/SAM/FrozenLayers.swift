@@ -97,14 +97,9 @@ public struct FrozenConv2D {
 
     public static func folded(weight w: Tensor, gamma g: Tensor, beta b: Tensor, mean m: Tensor, variance v: Tensor,
                               eps: Float, geometry: Conv2DGeometry) -> FrozenConv2D {
-        let k = w.shape[0], per = w.count / k
-        var fw = w, fb = Tensor(zeros: [k])
-        for o in 0..<k {
-            let s = g.data[o] / (v.data[o] + eps).squareRoot()
-            for i in 0..<per { fw.data[o * per + i] *= s }
-            fb.data[o] = b.data[o] - m.data[o] * s
-        }
-        return FrozenConv2D(weight: fw, bias: fb, geometry: geometry)
+        let f = BatchNorm2D.foldIntoConvolution(weight: w, bias: nil, gamma: g.data, beta: b.data, mean: m.data,
+                                                variance: v.data, eps: eps)
+        return FrozenConv2D(weight: f.weight, bias: f.bias, geometry: geometry)
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {

@@ -62,8 +62,8 @@ final class DNNLConvPlan {
     let key: DNNLConvKey
     /// Which algorithm oneDNN runs for this plan.
     let algorithm: DNNLConvAlgorithm
-    /// An activation the primitive could not fuse, applied to the output after it.
-    let separateActivation: ConvActivation
+    /// Whether the primitive applies `key.activation` (false where it could not fuse it).
+    let fusesActivation: Bool
     private var primitive: dnnl_primitive_t?
     private var args: [Arg] = []
     private var scratch: dnnl_memory_t?
@@ -183,8 +183,8 @@ final class DNNLConvPlan {
 
         // Winograd F(4×4, 3×3) where oneDNN implements it (3×3, stride 1, no groups or
         // dilation, on AVX-512 CPUs): 2–3× fewer multiplies, error ≤ 2e-5 of the output's scale.
-        // Winograd has no clip post-op (ReLU6): there it runs unfused, the activation applied
-        // after, which still beats the direct kernel with the activation fused.
+        // Winograd has no clip post-op (ReLU6): there it runs unfused (the caller applies the
+        // activation after), which still beats the direct kernel with the activation fused.
         var chosen: dnnl_primitive_desc_t?
         var alg = DNNLConvAlgorithm.direct
         var separate = false
@@ -197,7 +197,7 @@ final class DNNLConvPlan {
             if chosen != nil { alg = .winograd }
         }
         if chosen == nil { chosen = descriptor(dnnl_convolution_direct, fuse: true) }
-        separateActivation = separate ? key.activation : .none
+        fusesActivation = key.activation != .none && !separate
         guard let pd = chosen else { fatalError("oneDNN has no convolution for \(key)") }
         algorithm = alg
         defer { _ = lib.pd_destroy(pd) }
@@ -295,9 +295,6 @@ final class DNNLConvPlan {
         let t2 = Self.profiling ? Self.nanos() : 0
         for a in args where a.isOutput && a.reorder != nil { run(a.reorder, from: a.inner, to: a.user) }
         Self.check(lib.stream_wait(lib.stream), "stream_wait", key)
-        if separateActivation != .none, let dst = zip(args, pointers).first(where: { $0.0.id == DNNLArg.dst })?.1 {
-            separateActivation.apply(dst.assumingMemoryBound(to: Float.self), count: key.n * key.k * key.oh * key.ow)
-        }
         if Self.profiling {
             let t3 = Self.nanos()
             Self.reorderNanos += (t1 - t0) + (t3 - t2)

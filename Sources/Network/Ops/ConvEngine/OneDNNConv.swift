@@ -38,8 +38,10 @@ final class OneDNNConv {
     /// Plans created so far (tests and the benchmark check that shapes are reused).
     var planCount: Int { lock.lock(); defer { lock.unlock() }; return plans.count }
 
+    /// Returns whether the primitive applied `activation`.
+    @discardableResult
     private func run(_ s: ConvShape, _ d: DNNLConvDirection, bias: Bool, activation: ConvActivation = .none,
-                     _ pointers: [UnsafeMutableRawPointer]) {
+                     _ pointers: [UnsafeMutableRawPointer]) -> Bool {
         let lib: DNNLLibrary
         do { lib = try DNNLLibrary.shared() } catch { fatalError("\(error)") }
         lock.lock(); defer { lock.unlock() }
@@ -56,15 +58,18 @@ final class OneDNNConv {
         }
         lib.setThreads(ComputeThreads.effective)
         plan.execute(pointers, workspace: workspace)
+        return plan.fusesActivation
     }
 
-    /// y [n,k,oh,ow] = act(conv(x, w) (+ bias)), overwritten.
+    /// y [n,k,oh,ow] = conv(x, w) (+ bias), overwritten, with `activation` applied where the
+    /// primitive fuses it; returns whether it did.
+    @discardableResult
     func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                 y: UnsafeMutablePointer<Float>, _ s: ConvShape, activation: ConvActivation = .none) {
+                 y: UnsafeMutablePointer<Float>, _ s: ConvShape, activation: ConvActivation = .none) -> Bool {
         var p = [UnsafeMutableRawPointer(mutating: x), UnsafeMutableRawPointer(mutating: w)]
         if let bias { p.append(UnsafeMutableRawPointer(mutating: bias)) }
         p.append(UnsafeMutableRawPointer(y))
-        run(s, .forward, bias: bias != nil, activation: activation, p)
+        return run(s, .forward, bias: bias != nil, activation: activation, p)
     }
 
     /// dx [n,c,h,w] = convᵀ(dy, w), overwritten.
