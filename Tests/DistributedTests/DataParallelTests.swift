@@ -1,5 +1,7 @@
 import Datasets
 import Foundation
+import TestSupport
+import Training
 import XCTest
 @testable import Distributed
 @testable import Network

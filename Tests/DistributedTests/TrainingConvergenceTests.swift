@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Training
 import XCTest
 @testable import Distributed
 @testable import Network

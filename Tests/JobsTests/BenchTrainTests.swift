@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import Jobs
 import Network
 import XCTest
 

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Network
+import Training
 
 /// Data-parallel AutoSAM training. Every rank holds the frozen SAM and a replica of g;
 /// each global batch is split into contiguous shards, one per rank; gradients (one flat
@@ -250,5 +251,3 @@ public final class Trainer {
         out("resumed from \(path) after epoch \(epoch) (step \(step))")
     }
 }
-
-func fmt(_ v: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", v) }

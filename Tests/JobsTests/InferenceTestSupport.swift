@@ -1,7 +1,7 @@
 import Datasets
-@testable import Distributed
 import Foundation
 import Network
+import Training
 import XCTest
 
 /// Shared pieces of the predict / eval / figures tests: the embedded LiteMedSAM (skip when

@@ -1,7 +1,8 @@
 import Datasets
 import Foundation
+import Training
 import XCTest
-@testable import Distributed
+@testable import Jobs
 @testable import Network
 
 /// train-h on a tiny synthetic set: 8 demo pairs (64²), 2 held out for validation, so the

@@ -1,7 +1,8 @@
 import Datasets
 import Foundation
+import Training
 import XCTest
-@testable import Distributed
+@testable import Jobs
 @testable import Network
 
 /// `autosam-dist predict`: SAM (LiteMedSAM) with a box prompt, and AutoSAM on a folder.

@@ -23,6 +23,23 @@ public struct TrainingCheckpoint {
         /// Set only in a surrogate decoder h checkpoint (backbone "surrogate_h", written by
         /// `train-h`): the g checkpoint whose frozen output h was trained on.
         public var generator: GeneratorReference?
+
+        public init(format: Int = 1, backbone: String, sam: String, epoch: Int, step: Int, bestValidationDice: Double?,
+                    configYAML: String, parameters: [Entry], buffers: [Entry], adam: AdamHeader,
+                    history: [[String: Double]], generator: GeneratorReference? = nil) {
+            self.format = format
+            self.backbone = backbone
+            self.sam = sam
+            self.epoch = epoch
+            self.step = step
+            self.bestValidationDice = bestValidationDice
+            self.configYAML = configYAML
+            self.parameters = parameters
+            self.buffers = buffers
+            self.adam = adam
+            self.history = history
+            self.generator = generator
+        }
     }
     /// A g checkpoint by path, with a hash of g's parameters and running statistics so a
     /// different g under the same path is detected.
@@ -31,9 +48,15 @@ public struct TrainingCheckpoint {
         public var hash: String
         public init(path: String, hash: String) { self.path = path; self.hash = hash }
     }
-    public struct Entry: Codable, Equatable { public var name: String; public var shape: [Int] }
+    public struct Entry: Codable, Equatable {
+        public var name: String; public var shape: [Int]
+        public init(name: String, shape: [Int]) { self.name = name; self.shape = shape }
+    }
     public struct AdamHeader: Codable, Equatable {
         public var lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int
+        public init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int) {
+            self.lr = lr; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.step = step
+        }
     }
 
     public var header: Header
