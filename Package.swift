@@ -47,10 +47,10 @@ let package = Package(
                 "Distributed", "Jobs", "Training", "Network", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        // Running the built binary (directly or under mpirun), for the test targets that launch it.
+        // Package root, weights, shared samples, and running the built binary; for every test target.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "NetworkTests", dependencies: ["Network"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Network", "Datasets"]),
         // Distributed only for ThreadPolicy in BenchTrainTests (the thread setting of the bench job's measurement).
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Training", "Network", "Datasets", "Distributed", "TestSupport"]),

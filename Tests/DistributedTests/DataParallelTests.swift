@@ -13,9 +13,7 @@ final class DataParallelTests: XCTestCase {
     func testOneAndTwoRanksTrainTheSameModel() throws {
         let bin = try ProgramRunner.requireBinary()
         guard let mpirun = ProgramRunner.mpirun else { throw XCTSkip("mpirun not installed") }
-        let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-        guard FileManager.default.fileExists(atPath: weights) else { throw XCTSkip("weights/lite_medsam.pth not present") }
+        let weights = try TestPaths.requireLiteMedSAM()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dp-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try DemoDataGenerator(size: 128, seed: 5).write(to: dir + "/data", train: 4, test: 1)

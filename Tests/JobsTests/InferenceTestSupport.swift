@@ -1,25 +1,21 @@
 import Datasets
 import Foundation
 import Network
+import TestSupport
 import Training
 import XCTest
 
 /// Shared pieces of the predict / eval / figures tests: the embedded LiteMedSAM (skip when
-/// absent), temporary folders, the real samples (skip when ../shared is absent), and an
-/// untrained AutoSAM checkpoint built directly (no training run).
+/// absent), temporary folders, and an untrained AutoSAM checkpoint built directly (no
+/// training run).
 enum InferenceTestSupport {
-    static var weightsPath: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-    }
+    static var weightsPath: String { TestPaths.liteMedSAMWeights }
 
     nonisolated(unsafe) static var cachedSAM: SAM?
 
     static func liteMedSAM() throws -> SAM {
         if let s = cachedSAM { return s }
-        guard FileManager.default.fileExists(atPath: weightsPath) else {
-            throw XCTSkip("weights/lite_medsam.pth not present; run Launch/fetch-weights.sh")
-        }
+        _ = try TestPaths.requireLiteMedSAM()
         let s = try SAM.load(.liteMedSAM, checkpoint: weightsPath)
         cachedSAM = s
         return s
@@ -29,13 +25,6 @@ enum InferenceTestSupport {
         let p = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
         return p
-    }
-
-    static func sharedSamples(file: StaticString = #filePath) throws -> String {
-        let here = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
-        for c in [here.appendingPathComponent("../../../shared/data/samples").standardized.path, "/work/shared/data/samples"]
-        where FileManager.default.fileExists(atPath: c) { return c }
-        throw XCTSkip("real samples not available (../shared/data/samples is absent)")
     }
 
     /// A checkpoint of a freshly initialised hardnet39ds g (as Trainer.checkpoint() lays it out),

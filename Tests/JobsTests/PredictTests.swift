@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import Training
 import XCTest
 @testable import Jobs
@@ -70,7 +71,7 @@ final class PredictTests: XCTestCase {
     /// Real polyp photos with the ground-truth mask's bounding box as the prompt (PyTorch
     /// LiteMedSAM reaches mean Dice 0.92 on these the same way). Required: mean Dice ≥ 0.8.
     func testRealPolypsWithGroundTruthBoxes() throws {
-        let root = try InferenceTestSupport.sharedSamples() + "/polyp"
+        let root = try TestPaths.sharedSamples() + "/polyp"
         let sam = try InferenceTestSupport.liteMedSAM()
         let predictor = SAMPredictor(sam: sam)
         var dices: [Double] = []
