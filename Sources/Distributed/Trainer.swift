@@ -221,16 +221,8 @@ public final class Trainer {
     }
 
     public func checkpoint() throws -> TrainingCheckpoint {
-        let g = model.generator
-        let header = TrainingCheckpoint.Header(
-            backbone: config.generator.backbone, sam: config.model.sam.rawValue, epoch: epoch, step: step,
-            bestValidationDice: best, configYAML: try config.yaml(),
-            parameters: g.store.parameters.map { .init(name: $0.name, shape: $0.shape) },
-            buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
-            adam: .init(lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, step: adam.step),
-            history: history)
-        return TrainingCheckpoint(header: header, parameters: g.store.values, buffers: g.buffers.flatValues,
-                                  adamM: adam.m, adamV: adam.v)
+        try TrainingCheckpoint(generator: model.generator, config: config, adam: adam, epoch: epoch, step: step,
+                               bestValidationDice: best, history: history)
     }
 
     func restore(_ path: String) throws {

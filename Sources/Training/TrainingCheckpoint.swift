@@ -125,3 +125,20 @@ public struct TrainingCheckpoint {
         return TrainingCheckpoint(header: header, parameters: blobs[0], buffers: blobs[1], adamM: blobs[2], adamV: blobs[3])
     }
 }
+
+extension TrainingCheckpoint {
+    /// g's checkpoint as `train` writes it (`Trainer.checkpoint()`): g's parameters by name,
+    /// its BatchNorm running statistics, Adam's state, the position in the schedule and the
+    /// config (whose backbone and SAM kind name the model).
+    public init(generator g: PromptGenerator, config: TrainConfig, adam: Adam, epoch: Int, step: Int,
+                bestValidationDice: Double?, history: [[String: Double]]) throws {
+        let header = Header(
+            backbone: config.generator.backbone, sam: config.model.sam.rawValue, epoch: epoch, step: step,
+            bestValidationDice: bestValidationDice, configYAML: try config.yaml(),
+            parameters: g.store.parameters.map { .init(name: $0.name, shape: $0.shape) },
+            buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
+            adam: .init(lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, step: adam.step),
+            history: history)
+        self.init(header: header, parameters: g.store.values, buffers: g.buffers.flatValues, adamM: adam.m, adamV: adam.v)
+    }
+}

@@ -6,8 +6,8 @@ import Training
 import XCTest
 
 /// Shared pieces of the predict / eval / figures tests: the embedded LiteMedSAM (skip when
-/// absent), temporary folders, and an untrained AutoSAM checkpoint built directly (no
-/// training run).
+/// absent), temporary folders, and an untrained AutoSAM checkpoint written by the
+/// trainer's checkpoint writer (no training run).
 enum InferenceTestSupport {
     static var weightsPath: String { TestPaths.liteMedSAMWeights }
 
@@ -27,8 +27,8 @@ enum InferenceTestSupport {
         return p
     }
 
-    /// A checkpoint of a freshly initialised hardnet39ds g (as Trainer.checkpoint() lays it out),
-    /// naming the embedded LiteMedSAM.
+    /// A checkpoint of a freshly initialised hardnet39ds g, written by `Trainer.checkpoint()`'s
+    /// writer before any step, naming the embedded LiteMedSAM.
     static func untrainedCheckpoint(at path: String, cache: String, seed: UInt64 = 0) throws {
         _ = try liteMedSAM()
         var cfg = TrainConfig()
@@ -37,15 +37,8 @@ enum InferenceTestSupport {
         cfg.output.cache = cache
         var rng = SeededRNG(seed: seed)
         let g = PromptGenerator(variant: HarDNetVariant.named("hardnet39ds")!, rng: &rng)
-        let n = g.store.count
-        let header = TrainingCheckpoint.Header(
-            backbone: "hardnet39ds", sam: SAMKind.liteMedSAM.rawValue, epoch: 0, step: 0, bestValidationDice: nil,
-            configYAML: try cfg.yaml(),
-            parameters: g.store.parameters.map { .init(name: $0.name, shape: $0.shape) },
-            buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
-            adam: .init(lr: 3e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-5, step: 0),
-            history: [])
-        try TrainingCheckpoint(header: header, parameters: g.store.values, buffers: g.buffers.named.flatMap(\.values),
-                               adamM: [Float](repeating: 0, count: n), adamV: [Float](repeating: 0, count: n)).write(to: path)
+        let adam = Adam(parameterCount: g.store.count, lr: cfg.train.lr, weightDecay: cfg.train.weightDecay)
+        try TrainingCheckpoint(generator: g, config: cfg, adam: adam, epoch: 0, step: 0, bestValidationDice: nil, history: [])
+            .write(to: path)
     }
 }
