@@ -29,20 +29,21 @@ struct BenchG: ParsableCommand {
     }
 
     func run() throws {
-        let threads = ThreadPolicy.apply(explicit: options.threads)
+        let threads = ThreadPolicy.resolve(explicit: options.threads)
+        let context = try ExecutionContext.make(threads: threads)
         var rng = SeededRNG(seed: 3)
-        let g = PromptGenerator(variant: HarDNetVariant.named(variant)!, rng: &rng)
+        let g = PromptGenerator(variant: HarDNetVariant.named(variant)!, context: context, rng: &rng)
         let x = Tensor.uniform([batch, 3, size, size], rng: &rng, lo: 0, hi: 1)
         BenchClock.resetPeakRSS()
-        let t = BenchClock.median(repeats: options.repeats) {
-            let (z, cache) = g.forward(x, training: true)
-            g.backward(Tensor(shape: z.shape, repeating: 1), cache)
+        let t = try BenchClock.median(repeats: options.repeats) {
+            let (z, cache) = try g.forward(x, training: true)
+            try g.backward(Tensor(shape: z.shape, repeating: 1), cache)
             g.store.zeroGrads()
         }
         var rows: [[String: Any]] = [["name": "g_forward_backward", "batch": batch, "seconds": t, "threads": threads,
                                       "engine": "swift", "peak_rss_mb": BenchClock.peakRSSMB()]]
-        let te = BenchClock.median(repeats: options.repeats) { _ = g.forward(x, training: false) }
-        let ti = BenchClock.median(repeats: options.repeats) { _ = g.infer(x) }
+        let te = try BenchClock.median(repeats: options.repeats) { _ = try g.forward(x, training: false) }
+        let ti = try BenchClock.median(repeats: options.repeats) { _ = try g.infer(x) }
         rows.append(["name": "g_eval_forward", "batch": batch, "seconds": te, "threads": threads, "engine": "swift"])
         rows.append(["name": "g_inference_fused", "batch": batch, "seconds": ti, "threads": threads, "engine": "swift"])
         if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_g.py") {

@@ -26,7 +26,8 @@ struct BenchOps: ParsableCommand {
     ]
 
     func run() throws {
-        let threads = ThreadPolicy.apply(explicit: options.threads)
+        let threads = ThreadPolicy.resolve(explicit: options.threads)
+        let backend = try ExecutionContext.make(threads: threads).convolution
         var rng = SeededRNG(seed: 1)
         var results: [[String: Any]] = []
 
@@ -48,9 +49,11 @@ struct BenchOps: ParsableCommand {
             let (oh, ow) = g.outputSize(inputH: cc.h, inputW: cc.h, kernelH: cc.kernel, kernelW: cc.kernel)
             let flops = 2 * Double(batch * cc.k * oh * ow * (cc.c / cc.groups) * cc.kernel * cc.kernel)
             var y = Tensor(zeros: [1])
-            let tf = BenchClock.median(repeats: options.repeats) { y = Conv2D.forward(x, weight: w, bias: bias, g) }
+            let tf = try BenchClock.median(repeats: options.repeats) { y = try Conv2D.forward(x, weight: w, bias: bias, g, backend: backend) }
             let dy = Tensor(shape: y.shape, repeating: 0.01)
-            let tb = BenchClock.median(repeats: options.repeats) { _ = Conv2D.backward(dy, input: x, weight: w, g) }
+            let tb = try BenchClock.median(repeats: options.repeats) {
+                _ = try Conv2D.backward(dy, input: x, weight: w, g, backend: backend)
+            }
             for (dir, t, f) in [("forward", tf, flops), ("backward", tb, 2 * flops)] {
                 results.append(["name": "conv2d " + cc.name, "direction": dir, "seconds": t, "gflops": f / t / 1e9,
                                 "of_peak": f / t / 1e9 / peak, "threads": threads, "batch": batch])

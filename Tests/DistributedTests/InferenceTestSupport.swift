@@ -20,7 +20,7 @@ enum InferenceTestSupport {
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             throw XCTSkip("weights/lite_medsam.pth not present; run Launch/fetch-weights.sh")
         }
-        let s = try SAM.load(.liteMedSAM, checkpoint: weightsPath)
+        let s = try SAM.load(.liteMedSAM, checkpoint: weightsPath, context: TestContext.standard)
         cachedSAM = s
         return s
     }
@@ -47,7 +47,7 @@ enum InferenceTestSupport {
         cfg.model.checkpoint = weightsPath
         cfg.output.cache = cache
         var rng = SeededRNG(seed: seed)
-        let g = PromptGenerator(variant: HarDNetVariant.named("hardnet39ds")!, rng: &rng)
+        let g = PromptGenerator(variant: HarDNetVariant.named("hardnet39ds")!, context: TestContext.standard, rng: &rng)
         let n = g.store.count
         let header = TrainingCheckpoint.Header(
             backbone: "hardnet39ds", sam: SAMKind.liteMedSAM.rawValue, epoch: 0, step: 0, bestValidationDice: nil,
