@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Swift 5 language mode: layers keep per-shape scratch buffers and primitive caches in
-// thread-confined reference types; strict Sendable checking would force locks on hot paths
-// that are only ever touched by one rank's training thread.
+// Swift 6 language mode. The library keeps no process-wide mutable state: the convolution
+// engine, its caches and the tuning knobs live in an `ExecutionContext` the caller builds and
+// the models hold. Models and contexts are not Sendable (each rank's training thread owns its
+// own); the few types shared across threads say why they are safe where they are declared.
 let package = Package(
     name: "autosam-dist",
     platforms: [.macOS(.v13)],
@@ -42,5 +43,5 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Network", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

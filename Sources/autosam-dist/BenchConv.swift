@@ -78,7 +78,7 @@ struct BenchConv: ParsableCommand {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-bench-conv-\(getpid()).json")
             try JSONSerialization.data(withJSONObject: shapes.map(\.json)).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
-            if !json { print("timing PyTorch on \(shapes.count) shapes …"); fflush(stdout) }
+            if !json { print("timing PyTorch on \(shapes.count) shapes …"); fflush(nil) }
             rows += BenchSupport.runReference(py, script: script, args: ["--shapes", file.path, "--threads", "\(threads)",
                                                                          "--repeats", "\(repeats)"])
         }
@@ -97,7 +97,7 @@ struct BenchConv: ParsableCommand {
                                             "calls": s.calls]
                     if e == .onednn { r["reorder_seconds"] = reorder }
                     rows.append(r)
-                    if json { print(BenchSupport.jsonLine(r)); fflush(stdout) }
+                    if json { print(BenchSupport.jsonLine(r)); fflush(nil) }
                 }
             }
         }

@@ -23,6 +23,10 @@ struct BenchOps: ParsableCommand {
         .init(name: "3x3 320->320 32^2 (decoder)", c: 320, k: 320, h: 32, kernel: 3, stride: 1, pad: 1, groups: 1),
         .init(name: "3x3 s2 64->128 128^2", c: 64, k: 128, h: 128, kernel: 3, stride: 2, pad: 1, groups: 1),
         .init(name: "dw3x3 256 64^2 (TinyViT)", c: 256, k: 256, h: 64, kernel: 3, stride: 1, pad: 1, groups: 256),
+        // Narrow shapes at small resolutions (were ConvPerfTests' timings).
+        .init(name: "3x3 320->320 8^2", c: 320, k: 320, h: 8, kernel: 3, stride: 1, pad: 1, groups: 1),
+        .init(name: "3x3 64->64 16^2", c: 64, k: 64, h: 16, kernel: 3, stride: 1, pad: 1, groups: 1),
+        .init(name: "1x1 720->320 8^2", c: 720, k: 320, h: 8, kernel: 1, stride: 1, pad: 0, groups: 1),
     ]
 
     func run() throws {

@@ -76,6 +76,37 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue("\(e)".contains(path), "\(e)")
         }
     }
+
+    /// A rank whose SyncBatchNorm all-reduce fails gets the error back from `run` (naming the
+    /// layer and the collective's message) instead of the process stopping, so the command can
+    /// say which rank failed and end the job.
+    func testFailedCollectiveIsAnErrorFromRun() throws {
+        let t = try Trainer(config: config(epochs: 1, out: "e"), comm: BrokenAllReduce(), context: TestContext.standard,
+                            print: { _ in })
+        XCTAssertThrowsError(try t.run()) { e in
+            guard let s = e as? SyncBatchNormError else { return XCTFail("not a SyncBatchNormError: \(e)") }
+            XCTAssertEqual(s.phase, "statistics")
+            XCTAssertEqual(s.layer, "backbone.base.0.norm")
+            XCTAssertTrue("\(e)".contains("MPI allreduce failed: link down"), "\(e)")
+        }
+    }
+}
+
+/// One rank whose Double all-reduce (what SyncBatchNorm sends) fails; everything else works.
+final class BrokenAllReduce: Communicator {
+    let inner = SingleProcessCommunicator()
+    var rank: Int { 0 }
+    var size: Int { 1 }
+    func allReduceSum(_ buffer: inout [Float]) throws {}
+    func allReduceSum(_ buffer: inout [Double]) throws {
+        throw CommunicatorError(operation: "allreduce", message: "link down")
+    }
+    func allReduceSum(_ buffer: inout [Int64]) throws {}
+    func allReduceMax(_ buffer: inout [Int64]) throws {}
+    func broadcast(_ buffer: inout [Float], root: Int) throws {}
+    func broadcast(bytes: inout [UInt8], root: Int) throws {}
+    func barrier() throws {}
+    func abort(code: Int32) -> Never { inner.abort(code: code) }
 }
 
 extension Trainer {

@@ -4,7 +4,8 @@ import XCTest
 
 /// The execution contexts the tests build their models with: one per engine, shared across
 /// tests so the oneDNN backend's plan cache is reused (each test still picks its engine
-/// explicitly; nothing is a process-wide switch).
+/// explicitly; nothing is a process-wide switch). `nonisolated(unsafe)`: XCTest runs one test
+/// at a time on one thread, and contexts and models are not Sendable.
 enum TestContexts {
     nonisolated(unsafe) static let reference = ExecutionContext.reference()
 
