@@ -21,11 +21,19 @@ public enum ThreadPolicy {
         return max(1, onlineCores / localRanks)
     }
 
-    /// Applies the resolved count to every compute library and returns it.
+    /// Applies the resolved count to OpenBLAS (and OMP_NUM_THREADS) and returns it, for a
+    /// command that runs no convolutions (`info`); the others build a context with `context`.
     @discardableResult
     public static func apply(explicit: Int?) -> Int {
         let n = resolve(explicit: explicit)
-        ComputeThreads.set(n)
+        ComputeThreads.applyToLibraries(n)
         return n
+    }
+
+    /// The execution context a command runs with: the resolved thread count (applied to the
+    /// libraries) and the convolution engine `engine` names (nil: AUTOSAM_CONV_ENGINE, else
+    /// auto). Throws for an unknown engine, or oneDNN asked for but not loadable.
+    public static func context(explicit: Int?, engine: String? = nil) throws -> ExecutionContext {
+        try ExecutionContext.make(engine: engine, threads: resolve(explicit: explicit))
     }
 }

@@ -29,7 +29,9 @@ public final class Trainer {
     let out: (String) -> Void
     let progress: ProgressReporter
 
-    public init(config: TrainConfig, comm: Communicator, resume: String? = nil, print out: @escaping (String) -> Void = { print($0) }) throws {
+    /// g and SAM run on `context` (one per rank, made by the command from its options).
+    public init(config: TrainConfig, comm: Communicator, context: ExecutionContext, resume: String? = nil,
+                print out: @escaping (String) -> Void = { print($0) }) throws {
         self.config = config
         self.comm = comm
         let emit: (String) -> Void = comm.isRoot ? out : { _ in }
@@ -39,7 +41,7 @@ public final class Trainer {
         guard let variant = HarDNetVariant.named(config.generator.backbone) else {
             throw ConfigError(path: "config", problem: "generator.backbone: unknown HarDNet variant \(config.generator.backbone)")
         }
-        let g = PromptGenerator(variant: variant, rng: &rng)
+        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
         g.buffers.statisticsReducer = CommunicatorReducer(comm)
         guard comm.size <= config.train.batchSize else {
             throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: every rank needs a share of each batch")
@@ -54,7 +56,7 @@ public final class Trainer {
                 throw ConfigError(path: "config", problem: "generator.pretrained (for backbone \(variant.name)): \(error)")
             }
         }
-        let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint)
+        let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
         let cacheDir = config.output.cache
         pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: cacheDir),
@@ -134,8 +136,8 @@ public final class Trainer {
                 if !mine.isEmpty {
                     let prepared = try mine.map { try pipeline.prepare(trainSamples[$0], augmentation: augmentation(epoch: epoch, index: $0)) }
                     let b = pipeline.batch(prepared)
-                    let r = model.trainStep(images: b.images, embeddings: b.embeddings, targets: b.targets,
-                                            weight: Double(mine.count) / Double(batch.count))
+                    let r = try model.trainStep(images: b.images, embeddings: b.embeddings, targets: b.targets,
+                                                weight: Double(mine.count) / Double(batch.count))
                     sums[0] += r.loss * Double(mine.count)
                     sums[1] += trainDice(r.logits, b.targets) * Double(mine.count)
                     sums[2] += Double(mine.count)

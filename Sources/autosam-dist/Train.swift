@@ -37,9 +37,8 @@ struct Train: ParsableCommand {
         do {
             var cfg = try TrainConfig.load(config)
             if let e = epochs { cfg.train.epochs = e }
-            ThreadPolicy.apply(explicit: threads)
-            try ConvEngine.select(convEngine)
-            let trainer = try Trainer(config: cfg, comm: comm, resume: resume)
+            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine)
+            let trainer = try Trainer(config: cfg, comm: comm, context: context, resume: resume)
             try trainer.run()
         } catch {
             // One rank failing must end the whole job, not leave the others waiting.
