@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+@testable import Network
+
+/// SyncBatchNorm over the shards of a batch against PyTorch's BatchNorm2d over the whole batch
+/// (Tools/reference/fixtures_sync_bn.py, float64): forward output, running statistics, input
+/// and parameter gradients. The shards follow the trainer's rule (rank r of s takes
+/// [n·r/s, n·(r+1)/s)), so 5 samples over 6 replicas leaves replica 0 with none; it still
+/// takes part in every sum.
+final class SyncBatchNormParityTests: XCTestCase {
+    func testShardsMatchPyTorchBatchNormOverTheWholeBatch() throws {
+        let f = try Fixture("sync_batchnorm")
+        let x = f["x"], dy = f["dy"], n = x.shape[0], c = x.shape[1]
+        var worst: [String: Float] = [:]
+        for replicas in [1, 2, 3, 4, 6] {
+            let group = ThreadGroupReducer(size: replicas)
+            let lock = NSLock()
+            var ys = [Tensor?](repeating: nil, count: replicas), dxs = ys, dgs = ys, dbs = ys
+            var means = [[Float]](repeating: [], count: replicas), vars = means
+            DispatchQueue.concurrentPerform(iterations: replicas) { r in
+                let lo = n * r / replicas, hi = n * (r + 1) / replicas
+                let xs = Shape.slice(x, axis: 0, range: lo..<hi), dys = Shape.slice(dy, axis: 0, range: lo..<hi)
+                var m = f["running_mean_before"].data, v = f["running_var_before"].data
+                let red = ThreadGroupReducer.Member(group)
+                let fw = try! SyncBatchNorm2D.trainForward(xs, gamma: f["gamma"], beta: f["beta"],
+                                                           runningMean: &m, runningVar: &v, reducer: red)
+                let bw = try! SyncBatchNorm2D.trainBackward(dys, input: xs, gamma: f["gamma"], stats: fw.stats,
+                                                            count: fw.count, reducer: red)
+                lock.lock()
+                ys[r] = fw.y; dxs[r] = bw.dx; dgs[r] = bw.dGamma; dbs[r] = bw.dBeta; means[r] = m; vars[r] = v
+                lock.unlock()
+            }
+            // Every replica holds the same running statistics.
+            for r in 1..<replicas {
+                XCTAssertEqual(means[r], means[0], "\(replicas) replicas: running mean of replica \(r)")
+                XCTAssertEqual(vars[r], vars[0], "\(replicas) replicas: running variance of replica \(r)")
+            }
+            let nonEmpty = (0..<replicas).filter { ys[$0]!.shape[0] > 0 }
+            // Parameter gradients are each replica's share; the all-reduce of g's gradients sums them.
+            let dg = dgs.dropFirst().reduce(dgs[0]!) { Elementwise.add($0, $1!) }
+            let db = dbs.dropFirst().reduce(dbs[0]!) { Elementwise.add($0, $1!) }
+            let checks: [(String, Tensor, Tensor)] = [
+                ("y", Shape.concat(nonEmpty.map { ys[$0]! }, axis: 0), f["y"]),
+                ("dx", Shape.concat(nonEmpty.map { dxs[$0]! }, axis: 0), f["dx"]),
+                ("dgamma", dg, f["dgamma"]), ("dbeta", db, f["dbeta"]),
+                ("running_mean", Tensor(shape: [c], data: means[0]), f["running_mean"]),
+                ("running_var", Tensor(shape: [c], data: vars[0]), f["running_var"]),
+            ]
+            for (name, got, want) in checks {
+                let e = maxRelativeError(got, want)
+                worst[name] = max(worst[name] ?? 0, e)
+                // Measured worst case over these shardings: see the message printed below.
+                XCTAssertLessThan(e, 1e-5, "\(replicas) replicas: \(name)")
+            }
+        }
+        print("SyncBatchNorm vs PyTorch, worst relative error over 1/2/3/4/6 replicas: "
+              + worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+    }
+}
