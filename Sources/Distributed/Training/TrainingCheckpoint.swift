@@ -23,6 +23,25 @@ public struct TrainingCheckpoint {
         /// Set only in a surrogate decoder h checkpoint (backbone "surrogate_h", written by
         /// `train-h`): the g checkpoint whose frozen output h was trained on.
         public var generator: GeneratorReference?
+        /// Where in the epoch a step checkpoint stopped (nil: at the end of `epoch`).
+        public var position: Position?
+        /// What the run was trained against, so a resume with other inputs is refused.
+        public var identity: RunIdentity?
+        /// The rank count it was written with.
+        public var ranks: Int?
+    }
+    /// A point inside an epoch: the next batch to train and the epoch's training sums so far.
+    public struct Position: Codable, Equatable {
+        public var epoch: Int                 // the epoch in progress (0-based)
+        public var batch: Int                 // batches of it already trained
+        public var lossSum: Double            // Σ loss·samples over those batches
+        public var diceSum: Double
+        public var samples: Int
+        public var seconds: Double
+        public init(epoch: Int, batch: Int, lossSum: Double, diceSum: Double, samples: Int, seconds: Double) {
+            self.epoch = epoch; self.batch = batch; self.lossSum = lossSum; self.diceSum = diceSum
+            self.samples = samples; self.seconds = seconds
+        }
     }
     /// A g checkpoint by path, with a hash of g's parameters and running statistics so a
     /// different g under the same path is detected.

@@ -32,7 +32,7 @@ public struct AutoSAM {
 
     /// Decoder forward, loss and backward to the dense prompt. A function of its own so the
     /// decoder's caches are released before g's backward, which has the step's peak memory.
-    private func decoderStep(z: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) -> (StepResult, Tensor) {
+    public func decoderStep(z: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) -> (StepResult, Tensor) {
         let (out, dc) = sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
                                                 sparse: emptySparse, dense: z, multimaskOutput: false)
         let l = SegmentationLoss.bceDice(logits: out.masks, target: targets, activation: lossActivation)

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Network
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a data-parallel launch: each step's summed gradient, BatchNorm statistics and loss against rank 0 computing the whole batch alone.",
+        discussion: "Run it under mpirun with the ranks of the real job: mpirun -n 4 autosam-dist verify --config Configs/polyp.yaml --steps 3")
+
+    @Option(help: "YAML config (see Configs/).")
+    var config: String
+
+    @Option(help: "Optimiser steps to check.")
+    var steps: Int = 2
+
+    @Option(help: "Largest allowed relative difference (max|Δ| / max|reference| per tensor).")
+    var tolerance: Double = 1e-5
+
+    @Option(help: "Compute threads per rank (default: the cores this rank may run on, shared by the ranks of its host).")
+    var threads: Int?
+
+    @Option(help: "Convolution engine: onednn, reference or auto.")
+    var convEngine: String?
+
+    func validate() throws {
+        guard FileManager.default.fileExists(atPath: config) else { throw ValidationError("\(config): config file not found") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if !(tolerance >= 0) { throw ValidationError("--tolerance must not be negative") }
+    }
+
+    func run() throws {
+        let comm = try MPICommunicator.shared()
+        defer { MPICommunicator.finalize() }
+        let passed: Bool
+        do {
+            let cfg = try TrainConfig.load(config)
+            ThreadPolicy.apply(explicit: threads, announce: comm)
+            try ConvEngine.select(convEngine)
+            passed = try DataParallelVerifier(config: cfg, comm: comm, tolerance: tolerance).run(steps: steps)
+        } catch {
+            FileHandle.standardError.write(Data("autosam-dist verify (rank \(comm.rank) of \(comm.size)): error: \(error)\n".utf8))
+            if comm.size > 1 { comm.abort(code: 1) }
+            throw ExitCode(1)
+        }
+        if !passed { throw ExitCode(2) }
+    }
+}
