@@ -17,7 +17,12 @@ final class SyncBatchNormParityTests: XCTestCase {
             let lock = NSLock()
             var ys = [Tensor?](repeating: nil, count: replicas), dxs = ys, dgs = ys, dbs = ys
             var means = [[Float]](repeating: [], count: replicas), vars = means
-            DispatchQueue.concurrentPerform(iterations: replicas) { r in
+            // One thread per replica: each waits in the sums for all the others, so they must all
+            // run at once (concurrentPerform runs only as many as there are cores).
+            let done = DispatchGroup()
+            for r in 0..<replicas {
+                done.enter()
+                Thread { defer { done.leave() }
                 let lo = n * r / replicas, hi = n * (r + 1) / replicas
                 let xs = Shape.slice(x, axis: 0, range: lo..<hi), dys = Shape.slice(dy, axis: 0, range: lo..<hi)
                 var m = f["running_mean_before"].data, v = f["running_var_before"].data
@@ -29,7 +34,9 @@ final class SyncBatchNormParityTests: XCTestCase {
                 lock.lock()
                 ys[r] = fw.y; dxs[r] = bw.dx; dgs[r] = bw.dGamma; dbs[r] = bw.dBeta; means[r] = m; vars[r] = v
                 lock.unlock()
+                }.start()
             }
+            done.wait()
             // Every replica holds the same running statistics.
             for r in 1..<replicas {
                 XCTAssertEqual(means[r], means[0], "\(replicas) replicas: running mean of replica \(r)")
