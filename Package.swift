@@ -10,6 +10,8 @@ let package = Package(
     products: [
         .executable(name: "autosam-dist", targets: ["autosam-dist"]),
         .library(name: "Network", targets: ["Network"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Jobs", targets: ["Jobs"]),
         .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
@@ -28,19 +30,32 @@ let package = Package(
         .target(name: "MPIShim", dependencies: ["CMPI"]),
         // AVX2+FMA kernels picked at run time (function-level target attributes, no compiler flags).
         .target(name: "CKernels"),
+        // The model: tensors, ops, SAM, g, h; knows no ranks, datasets or files but weights.
         .target(name: "Network", dependencies: ["COpenBLAS", "CDNNL", "CKernels"]),
+        // The data: decoding, dataset layouts, augmentation, preprocessing, metrics; knows no models.
         .target(name: "Datasets", dependencies: ["CPNG", "CJPEG", "CTIFF", "CImageCodecs"]),
-        .target(name: "Distributed", dependencies: ["MPIShim", "Network", "Datasets", .product(name: "Yams", package: "Yams")]),
+        // What every rank uses alone to train: config, checkpoints, embedding cache, sample
+        // pipeline, evaluator, split; knows no ranks.
+        .target(name: "Training", dependencies: ["Network", "Datasets", .product(name: "Yams", package: "Yams")]),
+        // The single-process jobs: predict, eval, figures, train-h, bench.
+        .target(name: "Jobs", dependencies: ["Training", "Network", "Datasets"]),
+        // The only module that knows ranks: communicators and the data-parallel trainer.
+        .target(name: "Distributed", dependencies: ["MPIShim", "Training", "Network", "Datasets"]),
         .executableTarget(
             name: "autosam-dist",
             dependencies: [
-                "Distributed", "Network", "Datasets",
+                "Distributed", "Jobs", "Training", "Network", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ]),
-        .testTarget(name: "NetworkTests", dependencies: ["Network"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Network", "Datasets"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        // Package root, weights, shared samples, and running the built binary; for every test target.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Network", "Datasets"]),
+        // Distributed only for ThreadPolicy in BenchTrainTests (the thread setting of the bench job's measurement).
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Training", "Network", "Datasets", "Distributed", "TestSupport"]),
+        // Tests of the Trainer, and those that launch the binary under mpirun.
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Network", "Datasets", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

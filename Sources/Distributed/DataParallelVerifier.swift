@@ -1,5 +1,6 @@
 import Foundation
 import Network
+import Training
 
 /// `verify`: runs the first steps of a data-parallel training run and, at each, has rank 0
 /// compute the same global batch alone through the single-process path (a second g with the

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Distributed
 import Foundation
 import Network
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Jobs
 import Network
 
 /// g (the prompt generator) forward + backward in train mode, and its evaluation-mode forward

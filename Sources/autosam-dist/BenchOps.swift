@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Jobs
 import Network
 
 /// sgemm and conv2d GFLOP/s at SAM- and HarDNet-like shapes, each against the sgemm peak

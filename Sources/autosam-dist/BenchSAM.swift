@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Jobs
 import Network
 
 /// LiteMedSAM encoder and mask decoder timings, beside PyTorch's in the same run.

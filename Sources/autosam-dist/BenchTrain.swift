@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Jobs
 import Network
 
 /// Images/s of one AutoSAM training step with the embedding cache cold and warm, g alone,

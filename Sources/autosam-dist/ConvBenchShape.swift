@@ -1,5 +1,5 @@
-import Distributed
 import Foundation
+import Jobs
 import Network
 
 /// One benchmark shape: a convolution [N,C,H,W] → [N,K,·,·], or a transposed convolution with

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Jobs
 import Network
+import Training
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,9 @@ import ArgumentParser
 import Datasets
 import Distributed
 import Foundation
+import Jobs
 import Network
+import Training
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(

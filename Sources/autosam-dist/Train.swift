@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Network
+import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(

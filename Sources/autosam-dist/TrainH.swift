@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Jobs
 import Network
 
 struct TrainH: ParsableCommand {

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Datasets
 
 /// Reads the real files in ../shared/data/samples; skips when that folder is absent (a user's clone).
 final class RealSampleTests: XCTestCase {
     func testPolypJPEGPairsLoadWithBinaryMasks() throws {
-        let root = try sharedSamples() + "/polyp"
+        let root = try TestPaths.sharedSamples() + "/polyp"
         let sets = try SegmentationDataset.discover(root)
         XCTAssertTrue(sets.map(\.name).contains("Kvasir"))
         for ds in sets {
@@ -20,7 +21,7 @@ final class RealSampleTests: XCTestCase {
     }
 
     func testGlaSSamples() throws {
-        let ds = try SegmentationDataset.discover(try sharedSamples() + "/GlaS")[0]
+        let ds = try SegmentationDataset.discover(try TestPaths.sharedSamples() + "/GlaS")[0]
         XCTAssertGreaterThan(ds.count, 0)
         let s = try ds.load(0)
         XCTAssertEqual(s.image.width, 775); XCTAssertEqual(s.image.height, 522)
@@ -29,7 +30,7 @@ final class RealSampleTests: XCTestCase {
     }
 
     func testMoNuSegTIFFAndXMLWithPolygonsCrossingTheBorder() throws {
-        let root = try sharedSamples() + "/MoNuSeg/MoNuSeg 2018 Training Data"
+        let root = try TestPaths.sharedSamples() + "/MoNuSeg/MoNuSeg 2018 Training Data"
         let ds = try SegmentationDataset.discover(root)[0]
         XCTAssertEqual(ds.layout, .monuseg)
         XCTAssertEqual(ds.count, 1)
@@ -43,7 +44,7 @@ final class RealSampleTests: XCTestCase {
     }
 
     func testRealImagePreprocessesForBothModels() throws {
-        let ds = try SegmentationDataset.discover(try sharedSamples() + "/polyp/Kvasir")[0]
+        let ds = try SegmentationDataset.discover(try TestPaths.sharedSamples() + "/polyp/Kvasir")[0]
         let s = try ds.load(0)
         let lite = Preprocessing.image(s.image, side: 256, normalization: .minMax)
         XCTAssertEqual(lite.extent.width, 256)

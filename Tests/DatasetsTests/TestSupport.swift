@@ -59,17 +59,6 @@ enum TestBMP {
     }
 }
 
-/// The shared real samples (../shared/data/samples or /work/shared/data/samples), or skip.
-func sharedSamples(file: StaticString = #filePath) throws -> String {
-    let here = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
-    let candidates = [
-        here.appendingPathComponent("../../../shared/data/samples").standardized.path,
-        "/work/shared/data/samples",
-    ]
-    for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
-    throw XCTSkip("real samples not available (../shared/data/samples is absent)")
-}
-
 /// A smooth RGB test pattern (JPEG-friendly).
 func gradient(_ w: Int, _ h: Int) -> Image {
     var px = [UInt8]()

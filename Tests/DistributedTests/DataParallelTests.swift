@@ -1,5 +1,7 @@
 import Datasets
 import Foundation
+import TestSupport
+import Training
 import XCTest
 @testable import Distributed
 @testable import Network
@@ -19,9 +21,7 @@ final class DataParallelTests: XCTestCase {
         bin = try ProgramRunner.requireBinary()
         guard let m = ProgramRunner.mpirun else { throw XCTSkip("mpirun not installed") }
         mpirun = m
-        weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-        guard FileManager.default.fileExists(atPath: weights) else { throw XCTSkip("weights/lite_medsam.pth not present") }
+        weights = try TestPaths.requireLiteMedSAM()
     }
 
     /// A synthetic training set of `train` pairs (written once per size and shared).

@@ -1,4 +1,6 @@
 import Foundation
+import TestSupport
+import Training
 import XCTest
 @testable import Distributed
 @testable import Network
@@ -9,8 +11,7 @@ import XCTest
 /// HarDNetPretrainedTests; a real-size ImageNet HarDNet is too large to commit.
 final class HarDNetPretrainedTrainerTests: XCTestCase {
     /// NetworkTests' fixture: a tiny HarDNet, which a hardnet39ds backbone must refuse.
-    static let tinyFixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("NetworkTests/Fixtures/hardnet_tiny_imagenet.pth").path
+    static let tinyFixture = TestPaths.packageRoot + "/Tests/NetworkTests/Fixtures/hardnet_tiny_imagenet.pth"
 
     private func trainerError(pretrained: String) -> String? {
         var c = TrainConfig()

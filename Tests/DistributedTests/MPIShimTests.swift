@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 
 /// The C shim's collectives, checked in real launches: singleton (no mpirun) and

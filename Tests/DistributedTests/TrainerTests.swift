@@ -1,5 +1,7 @@
 import Datasets
 import Foundation
+import TestSupport
+import Training
 import XCTest
 @testable import Distributed
 @testable import Network
@@ -7,16 +9,10 @@ import XCTest
 /// Training on a tiny synthetic set with the real LiteMedSAM (skipped without its weights).
 final class TrainerTests: XCTestCase {
     var dir: String!
-
-    static var weights: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-    }
+    var weights: String!
 
     override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: Self.weights) else {
-            throw XCTSkip("weights/lite_medsam.pth not present; run Launch/fetch-weights.sh")
-        }
+        weights = try TestPaths.requireLiteMedSAM()
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)").path
         _ = try DemoDataGenerator(size: 96, seed: 3).write(to: dir + "/data", train: 4, test: 1)
     }
@@ -25,7 +21,7 @@ final class TrainerTests: XCTestCase {
 
     func config(epochs: Int, out: String) -> TrainConfig {
         var c = TrainConfig()
-        c.model.checkpoint = Self.weights
+        c.model.checkpoint = weights
         c.generator.backbone = "hardnet39ds"
         c.data.train = dir + "/data/TrainDataset"
         c.data.validationFraction = 0

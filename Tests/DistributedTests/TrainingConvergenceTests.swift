@@ -1,5 +1,7 @@
 import Datasets
 import Foundation
+import TestSupport
+import Training
 import XCTest
 @testable import Distributed
 @testable import Network
@@ -7,9 +9,7 @@ import XCTest
 /// Training the embedded default on synthetic lesions must raise validation Dice clearly.
 final class TrainingConvergenceTests: XCTestCase {
     func testValidationDiceRisesOnSyntheticLesions() throws {
-        let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-        guard FileManager.default.fileExists(atPath: weights) else { throw XCTSkip("weights/lite_medsam.pth not present") }
+        let weights = try TestPaths.requireLiteMedSAM()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("conv-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try DemoDataGenerator(size: 128, seed: 11).write(to: dir + "/data", train: 16, test: 1)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Network
 
@@ -9,10 +10,7 @@ import XCTest
 final class LiteMedSAMParityTests: XCTestCase {
     nonisolated(unsafe) static var cached: SAM?
 
-    static var weightsPath: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-    }
+    static var weightsPath: String { TestPaths.liteMedSAMWeights }
 
     func model() throws -> SAM {
         if let m = Self.cached { return m }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Network
 
@@ -223,10 +224,7 @@ final class TorchCheckpointTests: XCTestCase {
 
     // MARK: the real LiteMedSAM checkpoint (Launch/fetch-weights.sh)
 
-    private static var liteMedSAMPath: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-    }
+    private static var liteMedSAMPath: String { TestPaths.liteMedSAMWeights }
 
     private func procStatus(_ field: String) -> Int? {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }

@@ -8,25 +8,16 @@ public enum Attention {
         let s = scale ?? 1 / Float(d.d).squareRoot()
         var probs = [Float](repeating: 0, count: d.batch * d.lq * d.lk)
         var out = [Float](repeating: 0, count: d.batch * d.lq * d.dv)
-        q.data.withUnsafeBufferPointer { qb in
-            k.data.withUnsafeBufferPointer { kb in
-                v.data.withUnsafeBufferPointer { vb in
-                    probs.withUnsafeMutableBufferPointer { pb in
-                        out.withUnsafeMutableBufferPointer { ob in
-                            for i in 0..<d.batch {
-                                let p = pb.baseAddress! + i * d.lq * d.lk
-                                if d.d > 0 {   // scores = scale·Q·Kᵀ, softmax in place
-                                    sgemm(transB: true, m: d.lq, n: d.lk, k: d.d, alpha: s,
-                                          a: qb.baseAddress! + i * d.lq * d.d, b: kb.baseAddress! + i * d.lk * d.d, c: p)
-                                }
-                                for r in 0..<d.lq { Softmax.softmaxRow(p + r * d.lk, p + r * d.lk, d.lk) }
-                                if d.dv > 0 {
-                                    sgemm(m: d.lq, n: d.dv, k: d.lk, a: p, b: vb.baseAddress! + i * d.lk * d.dv,
-                                          c: ob.baseAddress! + i * d.lq * d.dv)
-                                }
-                            }
-                        }
-                    }
+        withPointers(q, k, v, mutating: &probs, &out) { qb, kb, vb, pb, ob in
+            for i in 0..<d.batch {
+                let p = pb + i * d.lq * d.lk
+                if d.d > 0 {   // scores = scale·Q·Kᵀ, softmax in place
+                    sgemm(transB: true, m: d.lq, n: d.lk, k: d.d, alpha: s,
+                          a: qb + i * d.lq * d.d, b: kb + i * d.lk * d.d, c: p)
+                }
+                for r in 0..<d.lq { Softmax.softmaxRow(p + r * d.lk, p + r * d.lk, d.lk) }
+                if d.dv > 0 {
+                    sgemm(m: d.lq, n: d.dv, k: d.lk, a: p, b: vb + i * d.lk * d.dv, c: ob + i * d.lq * d.dv)
                 }
             }
         }
@@ -43,33 +34,24 @@ public enum Attention {
         var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count)
         var dv = [Float](repeating: 0, count: v.count)
         var dS = [Float](repeating: 0, count: d.lq * d.lk)   // scratch for one (batch, head)
-        q.data.withUnsafeBufferPointer { qb in
-        k.data.withUnsafeBufferPointer { kb in
-        v.data.withUnsafeBufferPointer { vb in
-        probs.data.withUnsafeBufferPointer { pb in
-        dOut.data.withUnsafeBufferPointer { gb in
-        dq.withUnsafeMutableBufferPointer { dqb in
-        dk.withUnsafeMutableBufferPointer { dkb in
-        dv.withUnsafeMutableBufferPointer { dvb in
-        dS.withUnsafeMutableBufferPointer { sb in
-            let ds = sb.baseAddress!
+        withPointers(q, k, v, probs, dOut, mutating: &dq, &dk, &dv, &dS) { qb, kb, vb, pb, gb, dqb, dkb, dvb, ds in
             for i in 0..<d.batch {
-                let p = pb.baseAddress! + i * d.lq * d.lk, g = gb.baseAddress! + i * d.lq * d.dv
-                let qi = qb.baseAddress! + i * d.lq * d.d, ki = kb.baseAddress! + i * d.lk * d.d
-                let vi = vb.baseAddress! + i * d.lk * d.dv
+                let p = pb + i * d.lq * d.lk, g = gb + i * d.lq * d.dv
+                let qi = qb + i * d.lq * d.d, ki = kb + i * d.lk * d.d
+                let vi = vb + i * d.lk * d.dv
                 if d.dv > 0 && d.lq > 0 {
-                    sgemm(transA: true, m: d.lk, n: d.dv, k: d.lq, a: p, b: g, c: dvb.baseAddress! + i * d.lk * d.dv)
+                    sgemm(transA: true, m: d.lk, n: d.dv, k: d.lq, a: p, b: g, c: dvb + i * d.lk * d.dv)
                     sgemm(transB: true, m: d.lq, n: d.lk, k: d.dv, a: g, b: vi, c: ds)
                 } else {
                     ds.update(repeating: 0, count: d.lq * d.lk)
                 }
                 for r in 0..<d.lq { Softmax.softmaxBackwardRow(ds + r * d.lk, p + r * d.lk, ds + r * d.lk, d.lk) }
                 if d.d > 0 && d.lk > 0 && d.lq > 0 {
-                    sgemm(m: d.lq, n: d.d, k: d.lk, alpha: s, a: ds, b: ki, c: dqb.baseAddress! + i * d.lq * d.d)
-                    sgemm(transA: true, m: d.lk, n: d.d, k: d.lq, alpha: s, a: ds, b: qi, c: dkb.baseAddress! + i * d.lk * d.d)
+                    sgemm(m: d.lq, n: d.d, k: d.lk, alpha: s, a: ds, b: ki, c: dqb + i * d.lq * d.d)
+                    sgemm(transA: true, m: d.lk, n: d.d, k: d.lq, alpha: s, a: ds, b: qi, c: dkb + i * d.lk * d.d)
                 }
             }
-        }}}}}}}}}
+        }
         return (Tensor(shape: q.shape, data: dq), Tensor(shape: k.shape, data: dk), Tensor(shape: v.shape, data: dv))
     }
 

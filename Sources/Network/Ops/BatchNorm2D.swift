@@ -12,14 +12,14 @@ public enum BatchNorm2D {
         let m = n * hw
         precondition(m > 1, "BatchNorm2D.trainForward: x \(x.shape) needs more than one value per channel")
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
-        x.data.withUnsafeBufferPointer { xb in
+        withPointers(x) { xb in
             for ch in 0..<c {
                 var s: Float = 0
-                for b in 0..<n { s += sumSIMD(xb.baseAddress! + (b * c + ch) * hw, hw) }
+                for b in 0..<n { s += sumSIMD(xb + (b * c + ch) * hw, hw) }
                 let mu = s / Float(m)
                 var ss: Float = 0
                 for b in 0..<n {
-                    let p = xb.baseAddress! + (b * c + ch) * hw
+                    let p = xb + (b * c + ch) * hw
                     for i in 0..<hw { let d = p[i] - mu; ss += d * d }
                 }
                 let varB = ss / Float(m)
@@ -51,18 +51,14 @@ public enum BatchNorm2D {
                               meanDy: [Float], meanDyXhat: [Float]) -> Tensor {
         let n = x.shape[0], c = x.shape[1], hw = x.count / max(n * c, 1)
         var dx = [Float](repeating: 0, count: x.count)
-        x.data.withUnsafeBufferPointer { xb in
-            dy.data.withUnsafeBufferPointer { gb in
-                dx.withUnsafeMutableBufferPointer { dxb in
-                    for ch in 0..<c {
-                        let mu = stats.mean[ch], s = stats.invStd[ch], k = gamma.data[ch] * s
-                        let mb = meanDy[ch], mgx = meanDyXhat[ch]
-                        for b in 0..<n {
-                            let off = (b * c + ch) * hw
-                            let xp = xb.baseAddress! + off, gp = gb.baseAddress! + off, dp = dxb.baseAddress! + off
-                            for i in 0..<hw { dp[i] = k * (gp[i] - mb - (xp[i] - mu) * s * mgx) }
-                        }
-                    }
+        withPointers(x, dy, mutating: &dx) { xb, gb, dxb in
+            for ch in 0..<c {
+                let mu = stats.mean[ch], s = stats.invStd[ch], k = gamma.data[ch] * s
+                let mb = meanDy[ch], mgx = meanDyXhat[ch]
+                for b in 0..<n {
+                    let off = (b * c + ch) * hw
+                    let xp = xb + off, gp = gb + off, dp = dxb + off
+                    for i in 0..<hw { dp[i] = k * (gp[i] - mb - (xp[i] - mu) * s * mgx) }
                 }
             }
         }
@@ -100,13 +96,11 @@ public enum BatchNorm2D {
         let stats = runningStats(runningMean, runningVar, eps)
         let (dG, dB) = reduceGrads(dy, x, stats, n, c, hw)
         var dx = [Float](repeating: 0, count: x.count)
-        dy.data.withUnsafeBufferPointer { gb in
-            dx.withUnsafeMutableBufferPointer { dxb in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let off = (b * c + ch) * hw, k = gamma.data[ch] * stats.invStd[ch]
-                        for i in 0..<hw { dxb[off + i] = gb[off + i] * k }
-                    }
+        withPointers(dy, mutating: &dx) { gb, dxb in
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let off = (b * c + ch) * hw, k = gamma.data[ch] * stats.invStd[ch]
+                    for i in 0..<hw { dxb[off + i] = gb[off + i] * k }
                 }
             }
         }
@@ -123,14 +117,12 @@ public enum BatchNorm2D {
     private static func affine(_ x: Tensor, _ gamma: Tensor, _ beta: Tensor, _ st: NormStats,
                                _ n: Int, _ c: Int, _ hw: Int) -> Tensor {
         var y = [Float](repeating: 0, count: x.count)
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let k = gamma.data[ch] * st.invStd[ch], off = (b * c + ch) * hw
-                        let shift = beta.data[ch] - st.mean[ch] * k
-                        for i in 0..<hw { yb[off + i] = xb[off + i] * k + shift }
-                    }
+        withPointers(x, mutating: &y) { xb, yb in
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let k = gamma.data[ch] * st.invStd[ch], off = (b * c + ch) * hw
+                    let shift = beta.data[ch] - st.mean[ch] * k
+                    for i in 0..<hw { yb[off + i] = xb[off + i] * k + shift }
                 }
             }
         }
@@ -141,20 +133,18 @@ public enum BatchNorm2D {
     private static func reduceGrads(_ dy: Tensor, _ x: Tensor, _ st: NormStats,
                                     _ n: Int, _ c: Int, _ hw: Int) -> (dGamma: [Float], dBeta: [Float]) {
         var dG = [Float](repeating: 0, count: c), dB = [Float](repeating: 0, count: c)
-        x.data.withUnsafeBufferPointer { xb in
-            dy.data.withUnsafeBufferPointer { gb in
-                for ch in 0..<c {
-                    let mu = st.mean[ch], s = st.invStd[ch]
-                    var sg: Float = 0, sgx: Float = 0
-                    for b in 0..<n {
-                        let off = (b * c + ch) * hw
-                        for i in 0..<hw {
-                            let d = gb[off + i]
-                            sg += d; sgx += d * (xb[off + i] - mu)
-                        }
+        withPointers(x, dy) { xb, gb in
+            for ch in 0..<c {
+                let mu = st.mean[ch], s = st.invStd[ch]
+                var sg: Float = 0, sgx: Float = 0
+                for b in 0..<n {
+                    let off = (b * c + ch) * hw
+                    for i in 0..<hw {
+                        let d = gb[off + i]
+                        sg += d; sgx += d * (xb[off + i] - mu)
                     }
-                    dG[ch] = sgx * s; dB[ch] = sg
                 }
+                dG[ch] = sgx * s; dB[ch] = sg
             }
         }
         return (dG, dB)

@@ -102,43 +102,15 @@ public enum Conv2D {
     /// The reference engine (im2col + sgemm): x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil.
     public static func forwardReference(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry) -> Tensor {
         let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
-        var y = Tensor(zeros: [s.n, s.k, s.oh, s.ow])
-        x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    ConvKernels.forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, s)
-                    if let bias { ConvKernels.addBias(bias.data, to: yp.baseAddress!, n: s.n, c: s.k, hw: s.oh * s.ow) }
-                }
-            }
-        }
-        return y
+        return ConvKernels.apply(x, weight, bias: bias, s, adjoint: false)
     }
 
     /// The reference engine's backward (im2col + sgemm), same contract as `backward`.
     public static func backwardReference(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
                                          needInputGrad: Bool = true) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
         let s = shape(x.shape, weight.shape, nil, g, "Conv2D.backward")
-        precondition(dy.shape == [s.n, s.k, s.oh, s.ow],
-                     "Conv2D.backward: dy shape \(dy.shape) does not match output shape \([s.n, s.k, s.oh, s.ow]) "
-                     + "(x \(x.shape), weight \(weight.shape))")
-        var dW = Tensor(zeros: weight.shape)
-        var dx: Tensor? = needInputGrad ? Tensor(zeros: x.shape) : nil
-        dy.data.withUnsafeBufferPointer { dyp in
-            x.data.withUnsafeBufferPointer { xp in
-                dW.data.withUnsafeMutableBufferPointer { dwp in
-                    ConvKernels.weightGrad(dy: dyp.baseAddress!, x: xp.baseAddress!, dw: dwp.baseAddress!, s)
-                }
-            }
-            if needInputGrad {
-                weight.data.withUnsafeBufferPointer { wp in
-                    dx!.data.withUnsafeMutableBufferPointer { dxp in
-                        ConvKernels.inputGrad(dy: dyp.baseAddress!, w: wp.baseAddress!, dx: dxp.baseAddress!, s)
-                    }
-                }
-            }
-        }
-        let dB = ConvKernels.channelSums(dy.data, n: s.n, c: s.k, hw: s.oh * s.ow)
-        return (dx, dW, dB)
+        return ConvKernels.backward(dy, input: x, weight: weight, s, transposed: false, needInputGrad: needInputGrad,
+                                    "Conv2D.backward")
     }
 
     static func shape(_ xs: [Int], _ ws: [Int], _ bs: [Int]?, _ g: Conv2DGeometry, _ op: String) -> ConvShape {
@@ -173,6 +145,8 @@ struct ConvShape {
             && oh == h && ow == w
     }
     var isDepthwise: Bool { cg == 1 && g.groups > 1 }
+    var inputShape: [Int] { [n, c, h, w] }
+    var outputShape: [Int] { [n, k, oh, ow] }
 
     /// Output rows per im2col block: the column buffer holds about `ConvKernels.columnBudget` floats.
     var rowsPerBlock: Int {
@@ -196,36 +170,25 @@ enum ConvKernels {
 
     // MARK: im2col / col2im for a block of output rows
 
-    /// cols[(c·kh + i)·kw + j][(oh − oh0)·ow + ow] = x[c, oh·sH − pH + i·dH, ow·sW − pW + j·dW] (0 outside),
-    /// for c in one group (`x` points at the group's first channel).
-    static func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>,
-                       _ s: ConvShape, oh0: Int, rows: Int) {
+    /// Calls body(col, src, lo, hi) for every row of a column block, tap (c, i, j) by tap and
+    /// output row oh0 + rr by row: `col` is the row's offset in the block ((r·rows + rr)·ow for
+    /// tap number r), `src` the offset in the group's input of input row ih at column offset
+    /// j·dW − pW (nil when ih is outside the input), lo..<hi the output columns whose input
+    /// column is inside it.
+    @inline(__always)
+    static func forEachColumnRow(_ s: ConvShape, oh0: Int, rows: Int,
+                                 _ body: (_ col: Int, _ src: Int?, _ lo: Int, _ hi: Int) -> Void) {
         let g = s.g
         let hw = s.h * s.w, t = rows * s.ow
         var r = 0
         for c in 0..<s.cg {
-            let xc = x + c * hw
             for i in 0..<s.kh {
                 for j in 0..<s.kw {
-                    let dst = cols + r * t
                     let offW = j * g.dilationW - g.padW
                     let (lo, hi) = validRange(off: offW, stride: g.strideW, inSize: s.w, outSize: s.ow)
                     for rr in 0..<rows {
-                        let d = dst + rr * s.ow
                         let ih = (oh0 + rr) * g.strideH - g.padH + i * g.dilationH
-                        if ih < 0 || ih >= s.h || lo >= hi {
-                            d.update(repeating: 0, count: s.ow)
-                            continue
-                        }
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        let src = xc + ih * s.w + offW
-                        if g.strideW == 1 {
-                            (d + lo).update(from: src + lo, count: hi - lo)
-                        } else {
-                            let sw = g.strideW
-                            for o in lo..<hi { d[o] = src[o * sw] }
-                        }
-                        if hi < s.ow { (d + hi).update(repeating: 0, count: s.ow - hi) }
+                        body(r * t + rr * s.ow, ih < 0 || ih >= s.h ? nil : c * hw + ih * s.w + offW, lo, hi)
                     }
                     r += 1
                 }
@@ -233,30 +196,104 @@ enum ConvKernels {
         }
     }
 
+    /// cols[(c·kh + i)·kw + j][(oh − oh0)·ow + ow] = x[c, oh·sH − pH + i·dH, ow·sW − pW + j·dW] (0 outside),
+    /// for c in one group (`x` points at the group's first channel).
+    static func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>,
+                       _ s: ConvShape, oh0: Int, rows: Int) {
+        let sw = s.g.strideW
+        forEachColumnRow(s, oh0: oh0, rows: rows) { col, src, lo, hi in
+            let d = cols + col
+            guard let src, lo < hi else {
+                d.update(repeating: 0, count: s.ow)
+                return
+            }
+            if lo > 0 { d.update(repeating: 0, count: lo) }
+            let xr = x + src
+            if sw == 1 {
+                (d + lo).update(from: xr + lo, count: hi - lo)
+            } else {
+                for o in lo..<hi { d[o] = xr[o * sw] }
+            }
+            if hi < s.ow { (d + hi).update(repeating: 0, count: s.ow - hi) }
+        }
+    }
+
     /// The adjoint of `im2col`: dx[c, ih, iw] += cols[...] for every in-range entry.
     static func col2imAdd(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                           _ s: ConvShape, oh0: Int, rows: Int) {
-        let g = s.g
-        let hw = s.h * s.w, t = rows * s.ow
-        var r = 0
-        for c in 0..<s.cg {
-            let dxc = dx + c * hw
-            for i in 0..<s.kh {
-                for j in 0..<s.kw {
-                    let src = cols + r * t
-                    let offW = j * g.dilationW - g.padW
-                    let (lo, hi) = validRange(off: offW, stride: g.strideW, inSize: s.w, outSize: s.ow)
-                    r += 1
-                    if lo >= hi { continue }
-                    for rr in 0..<rows {
-                        let ih = (oh0 + rr) * g.strideH - g.padH + i * g.dilationH
-                        if ih < 0 || ih >= s.h { continue }
-                        let srow = src + rr * s.ow
-                        let d = dxc + ih * s.w + offW
-                        let sw = g.strideW
-                        for o in lo..<hi { d[o * sw] += srow[o] }
-                    }
-                }
+        let sw = s.g.strideW
+        forEachColumnRow(s, oh0: oh0, rows: rows) { col, dst, lo, hi in
+            guard let dst, lo < hi else { return }
+            let srow = cols + col, d = dx + dst
+            for o in lo..<hi { d[o * sw] += srow[o] }
+        }
+    }
+
+    // MARK: Tensor entry points of the reference engine (Conv2D and ConvTranspose2D)
+
+    /// A·x + bias per output channel, A the convolution of shape s with weight w: with `adjoint`
+    /// false x [n,c,h,w] → [n,k,oh,ow] (Conv2D's forward, ConvTranspose2D's input gradient); with
+    /// `adjoint` true Aᵀ·x, x [n,k,oh,ow] → [n,c,h,w] (Conv2D's input gradient, ConvTranspose2D's
+    /// forward).
+    static func apply(_ x: Tensor, _ w: Tensor, bias: Tensor?, _ s: ConvShape, adjoint: Bool) -> Tensor {
+        let shape = adjoint ? s.inputShape : s.outputShape
+        var y = Tensor(zeros: shape)
+        withPointers(x, w, mutating: &y) { xp, wp, yp in
+            if adjoint { inputGrad(dy: xp, w: wp, dx: yp, s) } else { forward(x: xp, w: wp, y: yp, s) }
+            if let bias { addBias(bias.data, to: yp, n: s.n, c: shape[1], hw: shape[2] * shape[3]) }
+        }
+        return y
+    }
+
+    /// The reference backward of Conv2D (`transposed` false: y = A·x) or of ConvTranspose2D
+    /// (true: y = Aᵀ·x), A the convolution of shape s with weight `weight`.
+    static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, _ s: ConvShape, transposed: Bool,
+                         needInputGrad: Bool, _ op: String) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        let yShape = transposed ? s.inputShape : s.outputShape
+        precondition(dy.shape == yShape,
+                     "\(op): dy shape \(dy.shape) does not match output shape \(yShape) "
+                     + "(x \(x.shape), weight \(weight.shape))")
+        // A's input and output gradient: (x, dy) for Conv2D; (dy, x) for ConvTranspose2D (A's bias
+        // gradient would sum x: not wanted).
+        let (aInput, aOutputGrad) = transposed ? (dy, x) : (x, dy)
+        var dW = Tensor(zeros: weight.shape)
+        withPointers(aOutputGrad, aInput, mutating: &dW) { weightGrad(dy: $0, x: $1, dw: $2, s) }
+        var dx: Tensor?
+        if needInputGrad { dx = apply(dy, weight, bias: nil, s, adjoint: !transposed) }
+        let dB = channelSums(dy.data, n: s.n, c: yShape[1], hw: yShape[2] * yShape[3])
+        return (dx, dW, dB)
+    }
+
+    // MARK: walks shared by the kernels
+
+    /// Calls body(xOff, yOff, wOff) for every image and group: the offsets of the group's first
+    /// input channel in x, first output channel in y and first row in w.
+    @inline(__always)
+    static func forEachGroup(_ s: ConvShape, _ body: (_ x: Int, _ y: Int, _ w: Int) -> Void) {
+        let ohw = s.oh * s.ow, hw = s.h * s.w
+        for n in 0..<s.n {
+            for gi in 0..<s.groups {
+                body((n * s.c + gi * s.cg) * hw, (n * s.k + gi * s.kg) * ohw, gi * s.kg * s.taps)
+            }
+        }
+    }
+
+    /// Calls body(cols, xOff, yOff, wOff, oh0, rows) for every image, group (offsets as in
+    /// `forEachGroup`) and block of output rows oh0..<oh0 + rows; `cols` is a column buffer of
+    /// taps × rows·ow floats.
+    @inline(__always)
+    static func forEachRowBlock(_ s: ConvShape,
+                                _ body: (_ cols: UnsafeMutablePointer<Float>, _ x: Int, _ y: Int, _ w: Int,
+                                         _ oh0: Int, _ rows: Int) -> Void) {
+        let rpb = s.rowsPerBlock
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: s.taps * rpb * s.ow)
+        defer { cols.deallocate() }
+        forEachGroup(s) { xo, yo, wo in
+            var oh0 = 0
+            while oh0 < s.oh {
+                let rows = min(rpb, s.oh - oh0)
+                body(cols, xo, yo, wo, oh0, rows)
+                oh0 += rows
             }
         }
     }
@@ -270,34 +307,15 @@ enum ConvKernels {
         let ohw = s.oh * s.ow, hw = s.h * s.w
         let kg = s.kg, cg = s.cg, taps = s.taps
         if s.isPointwise {
-            for n in 0..<s.n {
-                for gi in 0..<s.groups {
-                    sgemm(m: kg, n: hw, k: cg,
-                          a: w + gi * kg * taps, lda: taps,
-                          b: x + (n * s.c + gi * cg) * hw, ldb: hw,
-                          c: y + (n * s.k + gi * kg) * ohw, ldc: ohw)
-                }
+            forEachGroup(s) { xo, yo, wo in
+                sgemm(m: kg, n: hw, k: cg, a: w + wo, lda: taps, b: x + xo, ldb: hw, c: y + yo, ldc: ohw)
             }
             return
         }
-        let rpb = s.rowsPerBlock
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: taps * rpb * s.ow)
-        defer { cols.deallocate() }
-        for n in 0..<s.n {
-            for gi in 0..<s.groups {
-                let xg = x + (n * s.c + gi * cg) * hw
-                let yg = y + (n * s.k + gi * kg) * ohw
-                var oh0 = 0
-                while oh0 < s.oh {
-                    let rows = min(rpb, s.oh - oh0)
-                    im2col(xg, cols, s, oh0: oh0, rows: rows)
-                    sgemm(m: kg, n: rows * s.ow, k: taps,
-                          a: w + gi * kg * taps, lda: taps,
-                          b: cols, ldb: rows * s.ow,
-                          c: yg + oh0 * s.ow, ldc: ohw)
-                    oh0 += rows
-                }
-            }
+        forEachRowBlock(s) { cols, xo, yo, wo, oh0, rows in
+            im2col(x + xo, cols, s, oh0: oh0, rows: rows)
+            sgemm(m: kg, n: rows * s.ow, k: taps, a: w + wo, lda: taps, b: cols, ldb: rows * s.ow,
+                  c: y + yo + oh0 * s.ow, ldc: ohw)
         }
     }
 
@@ -311,34 +329,16 @@ enum ConvKernels {
         let ohw = s.oh * s.ow, hw = s.h * s.w
         let kg = s.kg, cg = s.cg, taps = s.taps
         if s.isPointwise {
-            for n in 0..<s.n {
-                for gi in 0..<s.groups {
-                    sgemm(transB: true, m: kg, n: cg, k: hw,
-                          a: dy + (n * s.k + gi * kg) * ohw, lda: ohw,
-                          b: x + (n * s.c + gi * cg) * hw, ldb: hw,
-                          beta: 1, c: dw + gi * kg * taps, ldc: taps)
-                }
+            forEachGroup(s) { xo, yo, wo in
+                sgemm(transB: true, m: kg, n: cg, k: hw, a: dy + yo, lda: ohw, b: x + xo, ldb: hw,
+                      beta: 1, c: dw + wo, ldc: taps)
             }
             return
         }
-        let rpb = s.rowsPerBlock
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: taps * rpb * s.ow)
-        defer { cols.deallocate() }
-        for n in 0..<s.n {
-            for gi in 0..<s.groups {
-                let xg = x + (n * s.c + gi * cg) * hw
-                let dyg = dy + (n * s.k + gi * kg) * ohw
-                var oh0 = 0
-                while oh0 < s.oh {
-                    let rows = min(rpb, s.oh - oh0)
-                    im2col(xg, cols, s, oh0: oh0, rows: rows)
-                    sgemm(transB: true, m: kg, n: taps, k: rows * s.ow,
-                          a: dyg + oh0 * s.ow, lda: ohw,
-                          b: cols, ldb: rows * s.ow,
-                          beta: 1, c: dw + gi * kg * taps, ldc: taps)
-                    oh0 += rows
-                }
-            }
+        forEachRowBlock(s) { cols, xo, yo, wo, oh0, rows in
+            im2col(x + xo, cols, s, oh0: oh0, rows: rows)
+            sgemm(transB: true, m: kg, n: taps, k: rows * s.ow, a: dy + yo + oh0 * s.ow, lda: ohw,
+                  b: cols, ldb: rows * s.ow, beta: 1, c: dw + wo, ldc: taps)
         }
     }
 
@@ -350,34 +350,16 @@ enum ConvKernels {
         if s.isDepthwise { return depthwiseInputGrad(dy: dy, w: w, dx: dx, s) }
         let kg = s.kg, cg = s.cg, taps = s.taps
         if s.isPointwise {
-            for n in 0..<s.n {
-                for gi in 0..<s.groups {
-                    sgemm(transA: true, m: cg, n: hw, k: kg,
-                          a: w + gi * kg * taps, lda: taps,
-                          b: dy + (n * s.k + gi * kg) * ohw, ldb: ohw,
-                          c: dx + (n * s.c + gi * cg) * hw, ldc: hw)
-                }
+            forEachGroup(s) { xo, yo, wo in
+                sgemm(transA: true, m: cg, n: hw, k: kg, a: w + wo, lda: taps, b: dy + yo, ldb: ohw,
+                      c: dx + xo, ldc: hw)
             }
             return
         }
-        let rpb = s.rowsPerBlock
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: taps * rpb * s.ow)
-        defer { cols.deallocate() }
-        for n in 0..<s.n {
-            for gi in 0..<s.groups {
-                let dxg = dx + (n * s.c + gi * cg) * hw
-                let dyg = dy + (n * s.k + gi * kg) * ohw
-                var oh0 = 0
-                while oh0 < s.oh {
-                    let rows = min(rpb, s.oh - oh0)
-                    sgemm(transA: true, m: taps, n: rows * s.ow, k: kg,
-                          a: w + gi * kg * taps, lda: taps,
-                          b: dyg + oh0 * s.ow, ldb: ohw,
-                          c: cols, ldc: rows * s.ow)
-                    col2imAdd(cols, dxg, s, oh0: oh0, rows: rows)
-                    oh0 += rows
-                }
-            }
+        forEachRowBlock(s) { cols, xo, yo, wo, oh0, rows in
+            sgemm(transA: true, m: taps, n: rows * s.ow, k: kg, a: w + wo, lda: taps, b: dy + yo + oh0 * s.ow, ldb: ohw,
+                  c: cols, ldc: rows * s.ow)
+            col2imAdd(cols, dx + xo, s, oh0: oh0, rows: rows)
         }
     }
 
@@ -403,71 +385,64 @@ enum ConvKernels {
         }
     }
 
-    static func depthwiseForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                                 _ s: ConvShape) {
-        let ohw = s.oh * s.ow, hw = s.h * s.w, ktaps = s.kh * s.kw, sw = s.g.strideW
-        y.update(repeating: 0, count: s.n * s.k * ohw)
+    /// Calls body(yRow, xRow, wTap, lo, hi) for every image, output channel k, kernel tap and
+    /// output row of k whose input row is in range (`forEachTapRow`): the offsets of the output
+    /// row in y, of the input row (at the tap's column offset) in x and of the tap's weight in w;
+    /// lo..<hi are the valid output columns.
+    @inline(__always)
+    static func forEachDepthwiseRow(_ s: ConvShape,
+                                    _ body: (_ y: Int, _ x: Int, _ w: Int, _ lo: Int, _ hi: Int) -> Void) {
+        let ohw = s.oh * s.ow, hw = s.h * s.w, ktaps = s.kh * s.kw
         for n in 0..<s.n {
             for k in 0..<s.k {
-                let xc = x + (n * s.c + k / s.kg) * hw   // cg == 1: group index == input channel
-                let yk = y + (n * s.k + k) * ohw
-                let wk = w + k * ktaps
+                let xc = (n * s.c + k / s.kg) * hw   // cg == 1: group index == input channel
+                let yk = (n * s.k + k) * ohw
                 forEachTapRow(s) { oh, ih, lo, hi, offW, tap in
-                    let wv = wk[tap]
-                    let yr = yk + oh * s.ow
-                    let xr = xc + ih * s.w + offW
-                    if sw == 1 {
-                        for o in lo..<hi { yr[o] += wv * xr[o] }
-                    } else {
-                        for o in lo..<hi { yr[o] += wv * xr[o * sw] }
-                    }
+                    body(yk + oh * s.ow, xc + ih * s.w + offW, k * ktaps + tap, lo, hi)
                 }
+            }
+        }
+    }
+
+    static func depthwiseForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                 _ s: ConvShape) {
+        let sw = s.g.strideW
+        y.update(repeating: 0, count: s.n * s.k * s.oh * s.ow)
+        forEachDepthwiseRow(s) { yo, xo, wo, lo, hi in
+            let wv = w[wo], yr = y + yo, xr = x + xo
+            if sw == 1 {
+                for o in lo..<hi { yr[o] += wv * xr[o] }
+            } else {
+                for o in lo..<hi { yr[o] += wv * xr[o * sw] }
             }
         }
     }
 
     static func depthwiseInputGrad(dy: UnsafePointer<Float>, w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                                    _ s: ConvShape) {
-        let ohw = s.oh * s.ow, hw = s.h * s.w, ktaps = s.kh * s.kw, sw = s.g.strideW
-        for n in 0..<s.n {
-            for k in 0..<s.k {
-                let dxc = dx + (n * s.c + k / s.kg) * hw
-                let dyk = dy + (n * s.k + k) * ohw
-                let wk = w + k * ktaps
-                forEachTapRow(s) { oh, ih, lo, hi, offW, tap in
-                    let wv = wk[tap]
-                    let dyr = dyk + oh * s.ow
-                    let dxr = dxc + ih * s.w + offW
-                    if sw == 1 {
-                        for o in lo..<hi { dxr[o] += wv * dyr[o] }
-                    } else {
-                        for o in lo..<hi { dxr[o * sw] += wv * dyr[o] }
-                    }
-                }
+        let sw = s.g.strideW
+        forEachDepthwiseRow(s) { yo, xo, wo, lo, hi in
+            let wv = w[wo], dyr = dy + yo, dxr = dx + xo
+            if sw == 1 {
+                for o in lo..<hi { dxr[o] += wv * dyr[o] }
+            } else {
+                for o in lo..<hi { dxr[o * sw] += wv * dyr[o] }
             }
         }
     }
 
     static func depthwiseWeightGrad(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
                                     _ s: ConvShape) {
-        let ohw = s.oh * s.ow, hw = s.h * s.w, ktaps = s.kh * s.kw, sw = s.g.strideW
-        for n in 0..<s.n {
-            for k in 0..<s.k {
-                let xc = x + (n * s.c + k / s.kg) * hw
-                let dyk = dy + (n * s.k + k) * ohw
-                let dwk = dw + k * ktaps
-                forEachTapRow(s) { oh, ih, lo, hi, offW, tap in
-                    let dyr = dyk + oh * s.ow
-                    let xr = xc + ih * s.w + offW
-                    var acc: Float = 0
-                    if sw == 1 {
-                        acc = dot(dyr + lo, xr + lo, hi - lo)
-                    } else {
-                        for o in lo..<hi { acc += dyr[o] * xr[o * sw] }
-                    }
-                    dwk[tap] += acc
-                }
+        let sw = s.g.strideW
+        forEachDepthwiseRow(s) { yo, xo, wo, lo, hi in
+            let dyr = dy + yo, xr = x + xo
+            var acc: Float = 0
+            if sw == 1 {
+                acc = dot(dyr + lo, xr + lo, hi - lo)
+            } else {
+                for o in lo..<hi { acc += dyr[o] * xr[o * sw] }
             }
+            dw[wo] += acc
         }
     }
 
@@ -487,25 +462,10 @@ enum ConvKernels {
         return s
     }
 
-    /// Σ a[i] with eight SIMD lanes.
-    @inline(__always)
-    static func sum(_ a: UnsafePointer<Float>, _ count: Int) -> Float {
-        var acc = SIMD8<Float>(repeating: 0)
-        var i = 0
-        let ra = UnsafeRawPointer(a)
-        while i + 8 <= count {
-            acc += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        var s = acc.sum()
-        while i < count { s += a[i]; i += 1 }
-        return s
-    }
-
     // MARK: bias
 
     static func addBias(_ bias: [Float], to y: UnsafeMutablePointer<Float>, n: Int, c: Int, hw: Int) {
-        bias.withUnsafeBufferPointer { b in
+        withPointers(bias) { b in
             for ni in 0..<n {
                 for ci in 0..<c {
                     let row = y + (ni * c + ci) * hw
@@ -519,12 +479,10 @@ enum ConvKernels {
     /// Σ over N and the spatial positions, per channel (the bias gradient).
     static func channelSums(_ dy: [Float], n: Int, c: Int, hw: Int) -> Tensor {
         var out = [Float](repeating: 0, count: c)
-        dy.withUnsafeBufferPointer { d in
-            out.withUnsafeMutableBufferPointer { o in
-                for ni in 0..<n {
-                    for ci in 0..<c {
-                        o[ci] += sum(d.baseAddress! + (ni * c + ci) * hw, hw)
-                    }
+        withPointers(dy, mutating: &out) { d, o in
+            for ni in 0..<n {
+                for ci in 0..<c {
+                    o[ci] += sumSIMD(d + (ni * c + ci) * hw, hw)
                 }
             }
         }

@@ -83,44 +83,15 @@ public enum ConvTranspose2D {
     public static func forwardReference(_ x: Tensor, weight: Tensor, bias: Tensor?,
                                         _ g: ConvTranspose2DGeometry) -> Tensor {
         let s = shape(x.shape, weight.shape, bias?.shape, g, "ConvTranspose2D.forward")
-        var y = Tensor(zeros: [s.n, s.c, s.h, s.w])
-        x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    ConvKernels.inputGrad(dy: xp.baseAddress!, w: wp.baseAddress!, dx: yp.baseAddress!, s)
-                    if let bias { ConvKernels.addBias(bias.data, to: yp.baseAddress!, n: s.n, c: s.c, hw: s.h * s.w) }
-                }
-            }
-        }
-        return y
+        return ConvKernels.apply(x, weight, bias: bias, s, adjoint: true)
     }
 
     /// The reference engine's backward, same contract as `backward`.
     public static func backwardReference(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: ConvTranspose2DGeometry,
                                          needInputGrad: Bool = true) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
         let s = shape(x.shape, weight.shape, nil, g, "ConvTranspose2D.backward")
-        precondition(dy.shape == [s.n, s.c, s.h, s.w],
-                     "ConvTranspose2D.backward: dy shape \(dy.shape) does not match output shape \([s.n, s.c, s.h, s.w]) "
-                     + "(x \(x.shape), weight \(weight.shape))")
-        var dW = Tensor(zeros: weight.shape)
-        var dx: Tensor? = needInputGrad ? Tensor(zeros: x.shape) : nil
-        dy.data.withUnsafeBufferPointer { dyp in
-            x.data.withUnsafeBufferPointer { xp in
-                dW.data.withUnsafeMutableBufferPointer { dwp in
-                    // A's input is dy, A's output gradient is x.
-                    ConvKernels.weightGrad(dy: xp.baseAddress!, x: dyp.baseAddress!, dw: dwp.baseAddress!, s)
-                }
-            }
-            if needInputGrad {
-                weight.data.withUnsafeBufferPointer { wp in
-                    dx!.data.withUnsafeMutableBufferPointer { dxp in
-                        ConvKernels.forward(x: dyp.baseAddress!, w: wp.baseAddress!, y: dxp.baseAddress!, s)
-                    }
-                }
-            }
-        }
-        let dB = ConvKernels.channelSums(dy.data, n: s.n, c: s.c, hw: s.h * s.w)
-        return (dx, dW, dB)
+        return ConvKernels.backward(dy, input: x, weight: weight, s, transposed: true, needInputGrad: needInputGrad,
+                                    "ConvTranspose2D.backward")
     }
 
     /// The shape of the adjoint convolution A: [N,Cout,OH,OW] → [N,Cin,H,W].

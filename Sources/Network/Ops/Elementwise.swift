@@ -16,14 +16,11 @@ public enum Elementwise {
     /// a += b, in place (gradient accumulation).
     public static func addInPlace(_ a: inout Tensor, _ b: Tensor) {
         precondition(a.shape == b.shape, "Elementwise.addInPlace: shapes differ: \(a.shape) vs \(b.shape)")
-        b.data.withUnsafeBufferPointer { bb in
-            a.data.withUnsafeMutableBufferPointer { ab in
-                guard let ap = ab.baseAddress, let bp = bb.baseAddress else { return }
-                let n = ab.count
-                var i = 0
-                while i + 8 <= n { store8(load8(ap, i) + load8(bp, i), ap, i); i += 8 }
-                while i < n { ap[i] += bp[i]; i += 1 }
-            }
+        let n = a.count
+        withPointers(b, mutating: &a) { bp, ap in
+            var i = 0
+            while i + 8 <= n { store8(load8(ap, i) + load8(bp, i), ap, i); i += 8 }
+            while i < n { ap[i] += bp[i]; i += 1 }
         }
     }
 
@@ -47,9 +44,9 @@ public enum Elementwise {
     public static func channelBiasBackward(_ dy: Tensor, axis: Int = 1) -> Tensor {
         let (outer, c, inner) = channelSplit("Elementwise.channelBiasBackward", dy.shape, axis)
         var db = [Float](repeating: 0, count: c)
-        dy.data.withUnsafeBufferPointer { gb in
+        withPointers(dy) { gb in
             for o in 0..<outer {
-                for ch in 0..<c { db[ch] += sumSIMD(gb.baseAddress! + (o * c + ch) * inner, inner) }
+                for ch in 0..<c { db[ch] += sumSIMD(gb + (o * c + ch) * inner, inner) }
             }
         }
         return Tensor(shape: [c], data: db)

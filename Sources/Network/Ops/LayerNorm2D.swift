@@ -6,28 +6,22 @@ public enum LayerNorm2D {
         let (n, c, hw) = check("LayerNorm2D.forward", x, gamma, beta)
         var y = [Float](repeating: 0, count: x.count)
         var mean = [Float](repeating: 0, count: n * hw), invStd = [Float](repeating: 0, count: n * hw)
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                mean.withUnsafeMutableBufferPointer { mb in
-                    invStd.withUnsafeMutableBufferPointer { sb in
-                        for b in 0..<n {
-                            let mu = mb.baseAddress! + b * hw, s = sb.baseAddress! + b * hw
-                            let xs = xb.baseAddress! + b * c * hw, ys = yb.baseAddress! + b * c * hw
-                            for ch in 0..<c { accumulate(mu, xs + ch * hw, hw) }
-                            scale(mu, hw, 1 / Float(c))
-                            // s temporarily holds Σ (x − μ)²
-                            for ch in 0..<c {
-                                let xp = xs + ch * hw
-                                for i in 0..<hw { let d = xp[i] - mu[i]; s[i] += d * d }
-                            }
-                            for i in 0..<hw { s[i] = 1 / (s[i] / Float(c) + eps).squareRoot() }
-                            for ch in 0..<c {
-                                let xp = xs + ch * hw, yp = ys + ch * hw
-                                let g = gamma.data[ch], be = beta.data[ch]
-                                for i in 0..<hw { yp[i] = (xp[i] - mu[i]) * s[i] * g + be }
-                            }
-                        }
-                    }
+        withPointers(x, mutating: &y, &mean, &invStd) { xb, yb, mb, sb in
+            for b in 0..<n {
+                let mu = mb + b * hw, s = sb + b * hw
+                let xs = xb + b * c * hw, ys = yb + b * c * hw
+                for ch in 0..<c { accumulate(mu, xs + ch * hw, hw) }
+                scale(mu, hw, 1 / Float(c))
+                // s temporarily holds Σ (x − μ)²
+                for ch in 0..<c {
+                    let xp = xs + ch * hw
+                    for i in 0..<hw { let d = xp[i] - mu[i]; s[i] += d * d }
+                }
+                for i in 0..<hw { s[i] = 1 / (s[i] / Float(c) + eps).squareRoot() }
+                for ch in 0..<c {
+                    let xp = xs + ch * hw, yp = ys + ch * hw
+                    let g = gamma.data[ch], be = beta.data[ch]
+                    for i in 0..<hw { yp[i] = (xp[i] - mu[i]) * s[i] * g + be }
                 }
             }
         }
@@ -43,45 +37,32 @@ public enum LayerNorm2D {
         var dx = [Float](repeating: 0, count: x.count)
         var dG = [Float](repeating: 0, count: c), dB = [Float](repeating: 0, count: c)
         var mg = [Float](repeating: 0, count: hw), mgx = [Float](repeating: 0, count: hw)
-        x.data.withUnsafeBufferPointer { xb in
-            dy.data.withUnsafeBufferPointer { gb in
-                dx.withUnsafeMutableBufferPointer { dxb in
-                    mg.withUnsafeMutableBufferPointer { mgb in
-                        mgx.withUnsafeMutableBufferPointer { mgxb in
-                            let sumG = mgb.baseAddress!, sumGX = mgxb.baseAddress!
-                            for b in 0..<n {
-                                stats.mean.withUnsafeBufferPointer { mb in
-                                    stats.invStd.withUnsafeBufferPointer { sb in
-                                        let mu = mb.baseAddress! + b * hw, s = sb.baseAddress! + b * hw
-                                        sumG.update(repeating: 0, count: hw)
-                                        sumGX.update(repeating: 0, count: hw)
-                                        for ch in 0..<c {
-                                            let off = (b * c + ch) * hw
-                                            let xp = xb.baseAddress! + off, gp = gb.baseAddress! + off
-                                            let ga = gamma.data[ch]
-                                            var dg: Float = 0, db: Float = 0
-                                            for i in 0..<hw {
-                                                let xh = (xp[i] - mu[i]) * s[i], d = gp[i]
-                                                sumG[i] += d * ga; sumGX[i] += d * ga * xh
-                                                dg += d * xh; db += d
-                                            }
-                                            dG[ch] += dg; dB[ch] += db
-                                        }
-                                        let invC = 1 / Float(c)
-                                        for ch in 0..<c {
-                                            let off = (b * c + ch) * hw
-                                            let xp = xb.baseAddress! + off, gp = gb.baseAddress! + off
-                                            let dxp = dxb.baseAddress! + off
-                                            let ga = gamma.data[ch]
-                                            for i in 0..<hw {
-                                                let xh = (xp[i] - mu[i]) * s[i]
-                                                dxp[i] = s[i] * (gp[i] * ga - sumG[i] * invC - xh * sumGX[i] * invC)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
+        withPointers(x, dy, stats.mean, stats.invStd, mutating: &dx, &mg, &mgx) { xb, gb, mb, sb, dxb, sumG, sumGX in
+            for b in 0..<n {
+                let mu = mb + b * hw, s = sb + b * hw
+                sumG.update(repeating: 0, count: hw)
+                sumGX.update(repeating: 0, count: hw)
+                for ch in 0..<c {
+                    let off = (b * c + ch) * hw
+                    let xp = xb + off, gp = gb + off
+                    let ga = gamma.data[ch]
+                    var dg: Float = 0, db: Float = 0
+                    for i in 0..<hw {
+                        let xh = (xp[i] - mu[i]) * s[i], d = gp[i]
+                        sumG[i] += d * ga; sumGX[i] += d * ga * xh
+                        dg += d * xh; db += d
+                    }
+                    dG[ch] += dg; dB[ch] += db
+                }
+                let invC = 1 / Float(c)
+                for ch in 0..<c {
+                    let off = (b * c + ch) * hw
+                    let xp = xb + off, gp = gb + off
+                    let dxp = dxb + off
+                    let ga = gamma.data[ch]
+                    for i in 0..<hw {
+                        let xh = (xp[i] - mu[i]) * s[i]
+                        dxp[i] = s[i] * (gp[i] * ga - sumG[i] * invC - xh * sumGX[i] * invC)
                     }
                 }
             }

@@ -7,20 +7,14 @@ public enum Linear {
             precondition(b.shape == [outF], "Linear.forward: bias \(b.shape) must be [\(outF)] for weight \(weight.shape)")
         }
         var y = [Float](repeating: 0, count: m * outF)
-        y.withUnsafeMutableBufferPointer { yb in
-            guard m > 0, outF > 0, let yp = yb.baseAddress else { return }
+        withPointers(x, weight, bias, mutating: &y) { xp, wp, bp, yp in
+            guard m > 0, outF > 0 else { return }
             var beta: Float = 0
-            if let b = bias {   // seed every row with the bias and accumulate the product onto it
-                b.data.withUnsafeBufferPointer { bb in
-                    for r in 0..<m { (yp + r * outF).update(from: bb.baseAddress!, count: outF) }
-                }
+            if let bp {   // seed every row with the bias and accumulate the product onto it
+                for r in 0..<m { (yp + r * outF).update(from: bp, count: outF) }
                 beta = 1
             }
-            x.data.withUnsafeBufferPointer { xb in
-                weight.data.withUnsafeBufferPointer { wb in
-                    sgemm(transB: true, m: m, n: outF, k: inF, a: xb.baseAddress!, b: wb.baseAddress!, beta: beta, c: yp)
-                }
-            }
+            sgemm(transB: true, m: m, n: outF, k: inF, a: xp, b: wp, beta: beta, c: yp)
         }
         return Tensor(shape: Array(x.shape.dropLast()) + [outF], data: y)
     }
@@ -35,25 +29,12 @@ public enum Linear {
         var dB = [Float](repeating: 0, count: outF)
         var dx: [Float]? = needInputGrad ? [Float](repeating: 0, count: m * inF) : nil
         if m > 0 && outF > 0 && inF > 0 {
-            dy.data.withUnsafeBufferPointer { gb in
-                x.data.withUnsafeBufferPointer { xb in
-                    weight.data.withUnsafeBufferPointer { wb in
-                        let g = gb.baseAddress!
-                        dW.withUnsafeMutableBufferPointer { dwb in
-                            sgemm(transA: true, m: outF, n: inF, k: m, a: g, b: xb.baseAddress!, c: dwb.baseAddress!)
-                        }
-                        if dx != nil {
-                            dx!.withUnsafeMutableBufferPointer { dxb in
-                                sgemm(m: m, n: inF, k: outF, a: g, b: wb.baseAddress!, c: dxb.baseAddress!)
-                            }
-                        }
-                        dB.withUnsafeMutableBufferPointer { db in
-                            for r in 0..<m {
-                                let row = g + r * outF
-                                for o in 0..<outF { db[o] += row[o] }
-                            }
-                        }
-                    }
+            withPointers(dy, x, weight, mutating: &dW, &dx, &dB) { g, xp, wp, dwp, dxp, db in
+                sgemm(transA: true, m: outF, n: inF, k: m, a: g, b: xp, c: dwp)
+                if let dxp { sgemm(m: m, n: inF, k: outF, a: g, b: wp, c: dxp) }
+                for r in 0..<m {
+                    let row = g + r * outF
+                    for o in 0..<outF { db[o] += row[o] }
                 }
             }
         }

@@ -8,15 +8,10 @@ public enum MatMul {
         let d = dims("MatMul.forward", a, b, transA, transB)
         var c = [Float](repeating: 0, count: d.batch * d.m * d.n)
         if d.m > 0 && d.n > 0 && d.k > 0 {
-            a.data.withUnsafeBufferPointer { ab in
-                b.data.withUnsafeBufferPointer { bb in
-                    c.withUnsafeMutableBufferPointer { cb in
-                        for i in 0..<d.batch {
-                            sgemm(transA: transA, transB: transB, m: d.m, n: d.n, k: d.k, alpha: alpha,
-                                  a: ab.baseAddress! + i * d.m * d.k, b: bb.baseAddress! + i * d.k * d.n,
-                                  c: cb.baseAddress! + i * d.m * d.n)
-                        }
-                    }
+            withPointers(a, b, mutating: &c) { ab, bb, cb in
+                for i in 0..<d.batch {
+                    sgemm(transA: transA, transB: transB, m: d.m, n: d.n, k: d.k, alpha: alpha,
+                          a: ab + i * d.m * d.k, b: bb + i * d.k * d.n, c: cb + i * d.m * d.n)
                 }
             }
         }
@@ -34,28 +29,20 @@ public enum MatMul {
         var db = [Float](repeating: 0, count: b.count)
         let (m, n, k) = (d.m, d.n, d.k)
         if m > 0 && n > 0 && k > 0 {
-            a.data.withUnsafeBufferPointer { ab in
-                b.data.withUnsafeBufferPointer { bb in
-                    dc.data.withUnsafeBufferPointer { gb in
-                        da.withUnsafeMutableBufferPointer { dab in
-                            db.withUnsafeMutableBufferPointer { dbb in
-                                for i in 0..<d.batch {
-                                    let pa = ab.baseAddress! + i * m * k, pb = bb.baseAddress! + i * k * n
-                                    let pg = gb.baseAddress! + i * m * n
-                                    let pda = dab.baseAddress! + i * m * k, pdb = dbb.baseAddress! + i * k * n
-                                    if transA {   // dA [K, M] = op(B)·Gᵀ
-                                        sgemm(transA: transB, transB: true, m: k, n: m, k: n, alpha: alpha, a: pb, b: pg, c: pda)
-                                    } else {      // dA [M, K] = G·op(B)ᵀ
-                                        sgemm(transA: false, transB: !transB, m: m, n: k, k: n, alpha: alpha, a: pg, b: pb, c: pda)
-                                    }
-                                    if transB {   // dB [N, K] = Gᵀ·op(A)
-                                        sgemm(transA: true, transB: transA, m: n, n: k, k: m, alpha: alpha, a: pg, b: pa, c: pdb)
-                                    } else {      // dB [K, N] = op(A)ᵀ·G
-                                        sgemm(transA: !transA, transB: false, m: k, n: n, k: m, alpha: alpha, a: pa, b: pg, c: pdb)
-                                    }
-                                }
-                            }
-                        }
+            withPointers(a, b, dc, mutating: &da, &db) { ab, bb, gb, dab, dbb in
+                for i in 0..<d.batch {
+                    let pa = ab + i * m * k, pb = bb + i * k * n
+                    let pg = gb + i * m * n
+                    let pda = dab + i * m * k, pdb = dbb + i * k * n
+                    if transA {   // dA [K, M] = op(B)·Gᵀ
+                        sgemm(transA: transB, transB: true, m: k, n: m, k: n, alpha: alpha, a: pb, b: pg, c: pda)
+                    } else {      // dA [M, K] = G·op(B)ᵀ
+                        sgemm(transA: false, transB: !transB, m: m, n: k, k: n, alpha: alpha, a: pg, b: pb, c: pda)
+                    }
+                    if transB {   // dB [N, K] = Gᵀ·op(A)
+                        sgemm(transA: true, transB: transA, m: n, n: k, k: m, alpha: alpha, a: pg, b: pa, c: pdb)
+                    } else {      // dB [K, N] = op(A)ᵀ·G
+                        sgemm(transA: !transA, transB: false, m: k, n: n, k: m, alpha: alpha, a: pa, b: pg, c: pdb)
                     }
                 }
             }

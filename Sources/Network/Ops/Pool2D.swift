@@ -22,6 +22,42 @@ public enum Pool2D {
         return (xs[0], xs[1], xs[2], xs[3], oh, ow)
     }
 
+    /// The window of output o along one axis: [start, end) clipped to the input, and the size
+    /// average pooling counts with padding (PyTorch clips the end at in + pad, counts that padded
+    /// size, then clips to the input).
+    typealias Window = (start: Int, end: Int, paddedCount: Int)
+
+    @inline(__always)
+    static func window(_ o: Int, _ kernel: Int, _ stride: Int, _ padding: Int, _ input: Int) -> Window {
+        let s0 = o * stride - padding
+        let e0 = min(s0 + kernel, input + padding)
+        return (max(s0, 0), min(e0, input), e0 - s0)
+    }
+
+    /// Calls body(plane, o, rows, cols) for every output element, in order: its plane (n·C + c),
+    /// its flat index o and its window along H and along W.
+    @inline(__always)
+    static func forEachWindow(_ p: (n: Int, c: Int, h: Int, w: Int, oh: Int, ow: Int), kernel: Int, stride: Int,
+                              padding: Int, _ body: (_ plane: Int, _ o: Int, _ rows: Window, _ cols: Window) -> Void) {
+        let ohw = p.oh * p.ow
+        for pl in 0..<(p.n * p.c) {
+            for oh in 0..<p.oh {
+                let wh = window(oh, kernel, stride, padding, p.h)
+                for ow in 0..<p.ow {
+                    body(pl, pl * ohw + oh * p.ow + ow, wh, window(ow, kernel, stride, padding, p.w))
+                }
+            }
+        }
+    }
+
+    /// Calls body(ih·width + iw) for every input position of a window, row by row.
+    @inline(__always)
+    static func forEachInput(_ rows: Window, _ cols: Window, width: Int, _ body: (Int) -> Void) {
+        for ih in rows.start..<max(rows.start, rows.end) {
+            for iw in cols.start..<max(cols.start, cols.end) { body(ih * width + iw) }
+        }
+    }
+
     // MARK: max
 
     /// Max pool; padding counts as −inf, NaN propagates. `argmax[i]` is the flat index into the whole
@@ -34,32 +70,17 @@ public enum Pool2D {
         let planes = p.n * p.c, hw = p.h * p.w, ohw = p.oh * p.ow
         var y = [Float](repeating: 0, count: planes * ohw)
         var arg = [Int32](repeating: 0, count: planes * ohw)
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                arg.withUnsafeMutableBufferPointer { ab in
-                    for pl in 0..<planes {
-                        let xp = xb.baseAddress! + pl * hw
-                        for oh in 0..<p.oh {
-                            let h0 = oh * stride - padding
-                            let hs = max(h0, 0), he = min(h0 + kernel, p.h)
-                            for ow in 0..<p.ow {
-                                let w0 = ow * stride - padding
-                                let ws = max(w0, 0), we = min(w0 + kernel, p.w)
-                                var best = -Float.infinity
-                                var bi = hs * p.w + ws
-                                for ih in hs..<he {
-                                    for iw in ws..<we {
-                                        let v = xp[ih * p.w + iw]
-                                        if v > best || v.isNaN { best = v; bi = ih * p.w + iw }
-                                    }
-                                }
-                                let o = pl * ohw + oh * p.ow + ow
-                                yb[o] = best
-                                ab[o] = Int32(pl * hw + bi)
-                            }
-                        }
-                    }
+        withPointers(x, mutating: &y, &arg) { xb, yb, ab in
+            forEachWindow(p, kernel: kernel, stride: stride, padding: padding) { pl, o, wh, ww in
+                let xp = xb + pl * hw
+                var best = -Float.infinity
+                var bi = wh.start * p.w + ww.start
+                forEachInput(wh, ww, width: p.w) { i in
+                    let v = xp[i]
+                    if v > best || v.isNaN { best = v; bi = i }
                 }
+                yb[o] = best
+                ab[o] = Int32(pl * hw + bi)
             }
         }
         return (Tensor(shape: [p.n, p.c, p.oh, p.ow], data: y), arg)
@@ -73,15 +94,11 @@ public enum Pool2D {
                      "Pool2D.maxBackward: dy \(dy.shape) does not fit input shape \(inputShape)")
         var dx = [Float](repeating: 0, count: inputShape.reduce(1, *))
         let total = dx.count
-        dy.data.withUnsafeBufferPointer { db in
-            argmax.withUnsafeBufferPointer { ab in
-                dx.withUnsafeMutableBufferPointer { xb in
-                    for i in 0..<db.count {
-                        let j = Int(ab[i])
-                        precondition(j >= 0 && j < total, "Pool2D.maxBackward: argmax \(j) outside input \(inputShape)")
-                        xb[j] += db[i]
-                    }
-                }
+        withPointers(dy, argmax, mutating: &dx) { db, ab, xb in
+            for i in 0..<dy.count {
+                let j = Int(ab[i])
+                precondition(j >= 0 && j < total, "Pool2D.maxBackward: argmax \(j) outside input \(inputShape)")
+                xb[j] += db[i]
             }
         }
         return Tensor(shape: inputShape, data: dx)
@@ -89,14 +106,10 @@ public enum Pool2D {
 
     // MARK: average
 
-    /// Window of output (oh, ow) along one axis: PyTorch clips the end at in + pad, counts that
-    /// (padded) size, then clips to the input.
+    /// The divisor of output element (rows, cols): the padded window size, or the in-input one.
     @inline(__always)
-    static func avgWindow(_ o: Int, _ kernel: Int, _ stride: Int, _ padding: Int, _ input: Int)
-        -> (start: Int, end: Int, paddedCount: Int) {
-        let s0 = o * stride - padding
-        let e0 = min(s0 + kernel, input + padding)
-        return (max(s0, 0), min(e0, input), e0 - s0)
+    static func divisor(_ rows: Window, _ cols: Window, countIncludePad: Bool) -> Int {
+        countIncludePad ? rows.paddedCount * cols.paddedCount : (rows.end - rows.start) * (cols.end - cols.start)
     }
 
     public static func avgForward(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0,
@@ -105,24 +118,13 @@ public enum Pool2D {
                          "Pool2D.avgForward")
         let planes = p.n * p.c, hw = p.h * p.w, ohw = p.oh * p.ow
         var y = [Float](repeating: 0, count: planes * ohw)
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                for pl in 0..<planes {
-                    let xp = xb.baseAddress! + pl * hw
-                    for oh in 0..<p.oh {
-                        let wh = avgWindow(oh, kernel, stride, padding, p.h)
-                        for ow in 0..<p.ow {
-                            let ww = avgWindow(ow, kernel, stride, padding, p.w)
-                            let count = countIncludePad ? wh.paddedCount * ww.paddedCount
-                                                        : (wh.end - wh.start) * (ww.end - ww.start)
-                            var acc: Float = 0
-                            for ih in wh.start..<max(wh.start, wh.end) {
-                                for iw in ww.start..<max(ww.start, ww.end) { acc += xp[ih * p.w + iw] }
-                            }
-                            yb[pl * ohw + oh * p.ow + ow] = count > 0 ? acc / Float(count) : 0
-                        }
-                    }
-                }
+        withPointers(x, mutating: &y) { xb, yb in
+            forEachWindow(p, kernel: kernel, stride: stride, padding: padding) { pl, o, wh, ww in
+                let xp = xb + pl * hw
+                let count = divisor(wh, ww, countIncludePad: countIncludePad)
+                var acc: Float = 0
+                forEachInput(wh, ww, width: p.w) { acc += xp[$0] }
+                yb[o] = count > 0 ? acc / Float(count) : 0
             }
         }
         return Tensor(shape: [p.n, p.c, p.oh, p.ow], data: y)
@@ -134,26 +136,15 @@ public enum Pool2D {
                          "Pool2D.avgBackward")
         precondition(dy.shape == [p.n, p.c, p.oh, p.ow],
                      "Pool2D.avgBackward: dy \(dy.shape), want \([p.n, p.c, p.oh, p.ow]) for input \(inputShape)")
-        let planes = p.n * p.c, hw = p.h * p.w, ohw = p.oh * p.ow
+        let planes = p.n * p.c, hw = p.h * p.w
         var dx = [Float](repeating: 0, count: planes * hw)
-        dy.data.withUnsafeBufferPointer { db in
-            dx.withUnsafeMutableBufferPointer { xb in
-                for pl in 0..<planes {
-                    let xp = xb.baseAddress! + pl * hw
-                    for oh in 0..<p.oh {
-                        let wh = avgWindow(oh, kernel, stride, padding, p.h)
-                        for ow in 0..<p.ow {
-                            let ww = avgWindow(ow, kernel, stride, padding, p.w)
-                            let count = countIncludePad ? wh.paddedCount * ww.paddedCount
-                                                        : (wh.end - wh.start) * (ww.end - ww.start)
-                            if count <= 0 { continue }
-                            let g = db[pl * ohw + oh * p.ow + ow] / Float(count)
-                            for ih in wh.start..<max(wh.start, wh.end) {
-                                for iw in ww.start..<max(ww.start, ww.end) { xp[ih * p.w + iw] += g }
-                            }
-                        }
-                    }
-                }
+        withPointers(dy, mutating: &dx) { db, xb in
+            forEachWindow(p, kernel: kernel, stride: stride, padding: padding) { pl, o, wh, ww in
+                let xp = xb + pl * hw
+                let count = divisor(wh, ww, countIncludePad: countIncludePad)
+                if count <= 0 { return }
+                let g = db[o] / Float(count)
+                forEachInput(wh, ww, width: p.w) { xp[$0] += g }
             }
         }
         return Tensor(shape: inputShape, data: dx)

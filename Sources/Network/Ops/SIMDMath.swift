@@ -119,15 +119,13 @@ func mapSIMD2(_ a: Tensor, _ b: Tensor, op name: String, _ body: (F8, F8) -> F8)
     precondition(a.shape == b.shape, "\(name): shapes differ: \(a.shape) vs \(b.shape)")
     let n = a.count
     let out = [Float](unsafeUninitializedCapacity: n) { ob, written in
-        a.data.withUnsafeBufferPointer { ab in
-            b.data.withUnsafeBufferPointer { bb in
-                guard let ap = ab.baseAddress, let bp = bb.baseAddress, let op = ob.baseAddress else { return }
-                var i = 0
-                while i + 8 <= n { store8(body(load8(ap, i), load8(bp, i)), op, i); i += 8 }
-                if i < n {
-                    let r = n - i
-                    storePartial(body(loadPartial(ap, i, r), loadPartial(bp, i, r)), op, i, r)
-                }
+        withPointers(a, b) { ap, bp in
+            guard let op = ob.baseAddress else { return }
+            var i = 0
+            while i + 8 <= n { store8(body(load8(ap, i), load8(bp, i)), op, i); i += 8 }
+            if i < n {
+                let r = n - i
+                storePartial(body(loadPartial(ap, i, r), loadPartial(bp, i, r)), op, i, r)
             }
         }
         written = n

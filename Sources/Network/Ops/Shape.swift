@@ -18,13 +18,13 @@ public enum Shape {
         let outer = outShape[..<ax].reduce(1, *), inner = outShape[(ax + 1)...].reduce(1, *)
         let rowOut = outShape[ax] * inner
         var y = [Float](repeating: 0, count: outShape.reduce(1, *))
-        y.withUnsafeMutableBufferPointer { yb in
+        withPointers(mutating: &y) { yp in
             var col = 0
             for x in xs {
                 let row = x.shape[ax] * inner
-                x.data.withUnsafeBufferPointer { xb in
+                withPointers(x) { xp in
                     for o in 0..<outer where row > 0 {
-                        (yb.baseAddress! + o * rowOut + col).update(from: xb.baseAddress! + o * row, count: row)
+                        (yp + o * rowOut + col).update(from: xp + o * row, count: row)
                     }
                 }
                 col += row
@@ -54,11 +54,9 @@ public enum Shape {
         var outShape = x.shape
         outShape[ax] = range.count
         var y = [Float](repeating: 0, count: outer * row)
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                for o in 0..<outer where row > 0 {
-                    (yb.baseAddress! + o * row).update(from: xb.baseAddress! + o * rowIn + start, count: row)
-                }
+        withPointers(x, mutating: &y) { xp, yp in
+            for o in 0..<outer where row > 0 {
+                (yp + o * row).update(from: xp + o * rowIn + start, count: row)
             }
         }
         return Tensor(shape: outShape, data: y)
@@ -74,11 +72,9 @@ public enum Shape {
         let outer = inputShape[..<ax].reduce(1, *), inner = inputShape[(ax + 1)...].reduce(1, *)
         let rowIn = inputShape[ax] * inner, row = range.count * inner, start = range.lowerBound * inner
         var dx = [Float](repeating: 0, count: inputShape.reduce(1, *))
-        dy.data.withUnsafeBufferPointer { gb in
-            dx.withUnsafeMutableBufferPointer { db in
-                for o in 0..<outer where row > 0 {
-                    (db.baseAddress! + o * rowIn + start).update(from: gb.baseAddress! + o * row, count: row)
-                }
+        withPointers(dy, mutating: &dx) { gp, dp in
+            for o in 0..<outer where row > 0 {
+                (dp + o * rowIn + start).update(from: gp + o * row, count: row)
             }
         }
         return Tensor(shape: inputShape, data: dx)
@@ -121,9 +117,9 @@ public enum Shape {
         if r >= 2 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1 && Array(perm[..<(r - 2)]) == Array(0..<(r - 2)) {
             let rows = x.shape[r - 2], cols = x.shape[r - 1], mats = x.count / (rows * cols)
             let out = [Float](unsafeUninitializedCapacity: x.count) { ob, n in
-                x.data.withUnsafeBufferPointer { xb in
+                withPointers(x) { xp in
                     for m in 0..<mats {
-                        transpose(xb.baseAddress! + m * rows * cols, ob.baseAddress! + m * rows * cols, rows, cols)
+                        transpose(xp + m * rows * cols, ob.baseAddress! + m * rows * cols, rows, cols)
                     }
                 }
                 n = x.count
@@ -132,25 +128,24 @@ public enum Shape {
         }
         var y = [Float](repeating: 0, count: x.count)
         let last = outShape[r - 1], lastStride = strides[r - 1]
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                var idx = [Int](repeating: 0, count: r)
-                var src = 0, dst = 0
-                while dst < yb.count {
-                    var s = src
-                    if lastStride == 1 {
-                        (yb.baseAddress! + dst).update(from: xb.baseAddress! + s, count: last)
-                    } else {
-                        for j in 0..<last { yb[dst + j] = xb[s]; s += lastStride }
-                    }
-                    dst += last
-                    // advance the odometer over the outer output dimensions
-                    var d = r - 2
-                    while d >= 0 {
-                        idx[d] += 1; src += strides[d]
-                        if idx[d] < outShape[d] { break }
-                        src -= strides[d] * outShape[d]; idx[d] = 0; d -= 1
-                    }
+        let total = y.count
+        withPointers(x, mutating: &y) { xp, yp in
+            var idx = [Int](repeating: 0, count: r)
+            var src = 0, dst = 0
+            while dst < total {
+                var s = src
+                if lastStride == 1 {
+                    (yp + dst).update(from: xp + s, count: last)
+                } else {
+                    for j in 0..<last { yp[dst + j] = xp[s]; s += lastStride }
+                }
+                dst += last
+                // advance the odometer over the outer output dimensions
+                var d = r - 2
+                while d >= 0 {
+                    idx[d] += 1; src += strides[d]
+                    if idx[d] < outShape[d] { break }
+                    src -= strides[d] * outShape[d]; idx[d] = 0; d -= 1
                 }
             }
         }

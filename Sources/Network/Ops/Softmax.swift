@@ -5,10 +5,8 @@ public enum Softmax {
         precondition(x.rank >= 1 && x.dim(-1) > 0, "Softmax.forward: needs a non-empty last dimension, got \(x.shape)")
         let n = x.dim(-1), rows = x.count / n
         var y = [Float](repeating: 0, count: x.count)
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                for r in 0..<rows { softmaxRow(xb.baseAddress! + r * n, yb.baseAddress! + r * n, n) }
-            }
+        withPointers(x, mutating: &y) { xp, yp in
+            for r in 0..<rows { softmaxRow(xp + r * n, yp + r * n, n) }
         }
         return Tensor(shape: x.shape, data: y)
     }
@@ -18,14 +16,8 @@ public enum Softmax {
                      "Softmax.backward: dy \(dy.shape) and y \(y.shape) must match and be non-empty")
         let n = y.dim(-1), rows = y.count / n
         var dx = [Float](repeating: 0, count: y.count)
-        dy.data.withUnsafeBufferPointer { gb in
-            y.data.withUnsafeBufferPointer { yb in
-                dx.withUnsafeMutableBufferPointer { db in
-                    for r in 0..<rows {
-                        softmaxBackwardRow(gb.baseAddress! + r * n, yb.baseAddress! + r * n, db.baseAddress! + r * n, n)
-                    }
-                }
-            }
+        withPointers(dy, y, mutating: &dx) { gp, yp, dp in
+            for r in 0..<rows { softmaxBackwardRow(gp + r * n, yp + r * n, dp + r * n, n) }
         }
         return Tensor(shape: y.shape, data: dx)
     }

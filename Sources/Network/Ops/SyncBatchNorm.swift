@@ -18,10 +18,10 @@ public enum SyncBatchNorm2D {
         let n = x.shape[0], c = x.shape[1], hw = x.count / max(n * c, 1)
         precondition(gamma.count == c && beta.count == c && runningMean.count == c, "SyncBatchNorm2D: x \(x.shape), \(gamma.count) channels")
         var sums = [Double](repeating: 0, count: 2 * c + 1)
-        x.data.withUnsafeBufferPointer { xb in
+        withPointers(x) { xb in
             for b in 0..<n {
                 for ch in 0..<c {
-                    let p = xb.baseAddress! + (b * c + ch) * hw
+                    let p = xb + (b * c + ch) * hw
                     var s = 0.0, ss = 0.0
                     for i in 0..<hw { let v = Double(p[i]); s += v; ss += v * v }
                     sums[ch] += s
@@ -44,13 +44,11 @@ public enum SyncBatchNorm2D {
         }
         let stats = NormStats(mean: mean, invStd: invStd)
         var y = [Float](repeating: 0, count: x.count)
-        x.data.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let k = gamma.data[ch] * invStd[ch], shift = beta.data[ch] - mean[ch] * k, off = (b * c + ch) * hw
-                        for i in 0..<hw { yb[off + i] = xb[off + i] * k + shift }
-                    }
+        withPointers(x, mutating: &y) { xb, yb in
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let k = gamma.data[ch] * invStd[ch], shift = beta.data[ch] - mean[ch] * k, off = (b * c + ch) * hw
+                    for i in 0..<hw { yb[off + i] = xb[off + i] * k + shift }
                 }
             }
         }
@@ -62,20 +60,18 @@ public enum SyncBatchNorm2D {
                                      reducer: BatchStatisticsReducer) throws -> (dx: Tensor, dGamma: Tensor, dBeta: Tensor) {
         let n = x.shape[0], c = x.shape[1], hw = x.count / max(n * c, 1)
         var sums = [Double](repeating: 0, count: 2 * c)   // Σ dy, Σ dy·x̂ (this replica)
-        x.data.withUnsafeBufferPointer { xb in
-            dy.data.withUnsafeBufferPointer { gb in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let off = (b * c + ch) * hw, mu = stats.mean[ch], s = stats.invStd[ch]
-                        var sb = 0.0, sg = 0.0
-                        for i in 0..<hw {
-                            let g = Double(gb[off + i])
-                            sb += g
-                            sg += g * Double((xb[off + i] - mu) * s)
-                        }
-                        sums[ch] += sb
-                        sums[c + ch] += sg
+        withPointers(x, dy) { xb, gb in
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let off = (b * c + ch) * hw, mu = stats.mean[ch], s = stats.invStd[ch]
+                    var sb = 0.0, sg = 0.0
+                    for i in 0..<hw {
+                        let g = Double(gb[off + i])
+                        sb += g
+                        sg += g * Double((xb[off + i] - mu) * s)
                     }
+                    sums[ch] += sb
+                    sums[c + ch] += sg
                 }
             }
         }

@@ -27,7 +27,7 @@ enum FrozenFused {
     /// t = GELU(t) in place (any shape).
     static func geluInPlace(_ t: inout Tensor) {
         let n = t.count
-        t.data.withUnsafeMutableBufferPointer { ck_bias_gelu_rows($0.baseAddress!, n, nil, 1, n, 1) }
+        withPointers(mutating: &t) { ck_bias_gelu_rows($0, n, nil, 1, n, 1) }
     }
 }
 
@@ -51,31 +51,22 @@ extension FrozenConv2D {
         let k = weight.shape[0], hw = h * w
         if isPointwise && x.shape[1] == weight.shape[1] {
             var y = Tensor(shape: [n, k, h, w], data: FrozenFused.uninitialized(n * k * hw))
-            x.data.withUnsafeBufferPointer { xp in
-                weight.data.withUnsafeBufferPointer { wp in
-                    y.data.withUnsafeMutableBufferPointer { yp in
-                        for i in 0..<n {
-                            let yi = yp.baseAddress! + i * k * hw
-                            sgemm(m: k, n: hw, k: c, a: wp.baseAddress!, b: xp.baseAddress! + i * c * hw, c: yi)
-                            withBias { FrozenFused.biasGELU(yi, ld: hw, bias: $0, rows: k, cols: hw, gelu: gelu) }
-                        }
-                    }
+            withPointers(x, weight, bias, mutating: &y) { xp, wp, bp, yp in
+                for i in 0..<n {
+                    let yi = yp + i * k * hw
+                    sgemm(m: k, n: hw, k: c, a: wp, b: xp + i * c * hw, c: yi)
+                    FrozenFused.biasGELU(yi, ld: hw, bias: bp, rows: k, cols: hw, gelu: gelu)
                 }
             }
             return y
         }
         if isDepthwise3x3Same && c == k {
             var y = Tensor(shape: [n, k, h, w], data: FrozenFused.uninitialized(n * k * hw))
-            x.data.withUnsafeBufferPointer { xp in
-                weight.data.withUnsafeBufferPointer { wp in
-                    y.data.withUnsafeMutableBufferPointer { yp in
-                        for plane in 0..<(n * c) {
-                            let ch = plane % c
-                            FrozenFused.depthwisePlane(xp.baseAddress! + plane * hw, w: wp.baseAddress! + ch * 9,
-                                                       bias: bias?.data[ch] ?? 0, y: yp.baseAddress! + plane * hw,
-                                                       h: h, width: w, gelu: gelu)
-                        }
-                    }
+            withPointers(x, weight, mutating: &y) { xp, wp, yp in
+                for plane in 0..<(n * c) {
+                    let ch = plane % c
+                    FrozenFused.depthwisePlane(xp + plane * hw, w: wp + ch * 9, bias: bias?.data[ch] ?? 0,
+                                               y: yp + plane * hw, h: h, width: w, gelu: gelu)
                 }
             }
             return y
@@ -83,12 +74,6 @@ extension FrozenConv2D {
         var y = self(x)
         if gelu { FrozenFused.geluInPlace(&y) }
         return y
-    }
-
-    @inline(__always)
-    func withBias<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
-        if let bias { return bias.data.withUnsafeBufferPointer { body($0.baseAddress!) } }
-        return body(nil)
     }
 }
 

@@ -19,12 +19,8 @@ public struct FrozenLinear {
         let outDim = weight.shape[0], inDim = weight.shape[1]
         let rows = dy.count / outDim
         var dx = Tensor(zeros: Array(dy.shape.dropLast()) + [inDim])
-        dy.data.withUnsafeBufferPointer { d in
-            weight.data.withUnsafeBufferPointer { w in
-                dx.data.withUnsafeMutableBufferPointer { o in
-                    sgemm(m: rows, n: inDim, k: outDim, a: d.baseAddress!, b: w.baseAddress!, c: o.baseAddress!)
-                }
-            }
+        withPointers(dy, weight, mutating: &dx) { d, w, o in
+            sgemm(m: rows, n: inDim, k: outDim, a: d, b: w, c: o)
         }
         return dx
     }

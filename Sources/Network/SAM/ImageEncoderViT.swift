@@ -86,14 +86,11 @@ enum Window {
         let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let nh = (h + ws - 1) / ws, nw = (w + ws - 1) / ws
         var out = Tensor(zeros: [b * nh * nw, ws, ws, c])
-        x.data.withUnsafeBufferPointer { src in
-            out.data.withUnsafeMutableBufferPointer { dst in
-                for bi in 0..<b { for y in 0..<h { for xx in 0..<w {
-                    let wi = (bi * nh + y / ws) * nw + xx / ws, ti = (y % ws) * ws + xx % ws
-                    (dst.baseAddress! + (wi * ws * ws + ti) * c)
-                        .update(from: src.baseAddress! + ((bi * h + y) * w + xx) * c, count: c)
-                } } }
-            }
+        withPointers(x, mutating: &out) { src, dst in
+            for bi in 0..<b { for y in 0..<h { for xx in 0..<w {
+                let wi = (bi * nh + y / ws) * nw + xx / ws, ti = (y % ws) * ws + xx % ws
+                (dst + (wi * ws * ws + ti) * c).update(from: src + ((bi * h + y) * w + xx) * c, count: c)
+            } } }
         }
         return out
     }
@@ -103,14 +100,12 @@ enum Window {
         let (b, h, w, c) = (y.shape[0], y.shape[1], y.shape[2], y.shape[3])
         let ws = windows.shape[1], nh = (h + ws - 1) / ws, nw = (w + ws - 1) / ws
         precondition(windows.shape == [b * nh * nw, ws, ws, c], "Window.unpartition: \(windows.shape) does not tile \(y.shape)")
-        windows.data.withUnsafeBufferPointer { src in
-            y.data.withUnsafeMutableBufferPointer { dst in
-                for bi in 0..<b { for yy in 0..<h { for xx in 0..<w {
-                    let wi = (bi * nh + yy / ws) * nw + xx / ws, ti = (yy % ws) * ws + xx % ws
-                    let s = src.baseAddress! + (wi * ws * ws + ti) * c, d = dst.baseAddress! + ((bi * h + yy) * w + xx) * c
-                    for k in 0..<c { d[k] += s[k] }
-                } } }
-            }
+        withPointers(windows, mutating: &y) { src, dst in
+            for bi in 0..<b { for yy in 0..<h { for xx in 0..<w {
+                let wi = (bi * nh + yy / ws) * nw + xx / ws, ti = (yy % ws) * ws + xx % ws
+                let s = src + (wi * ws * ws + ti) * c, d = dst + ((bi * h + yy) * w + xx) * c
+                for k in 0..<c { d[k] += s[k] }
+            } } }
         }
     }
 }
@@ -147,13 +142,11 @@ public struct ImageEncoderViT {
         precondition(h * w * c == posEmbed.count,
                      "ImageEncoderViT: images \(images.shape) give a \(h)×\(w) grid; the encoder is built for \(config.imageSize)²")
         var t = Shape.permute(x, [0, 2, 3, 1])
-        t.data.withUnsafeMutableBufferPointer { tb in
-            posEmbed.data.withUnsafeBufferPointer { pb in
-                let per = h * w * c
-                for bi in 0..<b {
-                    let d = tb.baseAddress! + bi * per
-                    for i in 0..<per { d[i] += pb[i] }
-                }
+        withPointers(posEmbed, mutating: &t) { pb, tb in
+            let per = h * w * c
+            for bi in 0..<b {
+                let d = tb + bi * per
+                for i in 0..<per { d[i] += pb[i] }
             }
         }
         return t

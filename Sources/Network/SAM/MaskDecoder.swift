@@ -155,12 +155,10 @@ func broadcastAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
                  "broadcastAdd: \(a.shape) + \(b.shape)")
     var out = a
     let per = b.count
-    out.data.withUnsafeMutableBufferPointer { o in
-        b.data.withUnsafeBufferPointer { bb in
-            for i in 0..<(a.count / per) {
-                let base = o.baseAddress! + i * per
-                for j in 0..<per { base[j] += bb[j] }
-            }
+    withPointers(b, mutating: &out) { bb, o in
+        for i in 0..<(a.count / per) {
+            let base = o + i * per
+            for j in 0..<per { base[j] += bb[j] }
         }
     }
     return out

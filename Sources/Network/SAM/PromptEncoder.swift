@@ -47,9 +47,9 @@ public struct PromptEncoder {
     public func densePositionalEncoding() -> Tensor {
         let (h, w) = embeddingSize
         var hwc = [Float](repeating: 0, count: h * w * dim)
-        hwc.withUnsafeMutableBufferPointer { o in
+        withPointers(mutating: &hwc) { o in
             for i in 0..<h { for j in 0..<w {
-                encode(x: (Float(j) + 0.5) / Float(w), y: (Float(i) + 0.5) / Float(h), into: o.baseAddress! + (i * w + j) * dim)
+                encode(x: (Float(j) + 0.5) / Float(w), y: (Float(i) + 0.5) / Float(h), into: o + (i * w + j) * dim)
             } }
         }
         return Shape.permute(Tensor(shape: [1, h * w, dim], data: hwc), [0, 2, 1]).reshaped([1, dim, h, w])
@@ -60,9 +60,9 @@ public struct PromptEncoder {
     public func embedPoints(_ points: Tensor, labels: [[Int]], pad: Bool) -> Tensor {
         let b = points.shape[0], n = points.shape[1], nOut = n + (pad ? 1 : 0)
         var out = Tensor(zeros: [b, nOut, dim])
-        out.data.withUnsafeMutableBufferPointer { o in
+        withPointers(mutating: &out) { o in
             for i in 0..<b { for k in 0..<nOut {
-                let dst = o.baseAddress! + (i * nOut + k) * dim
+                let dst = o + (i * nOut + k) * dim
                 let label = k < n ? labels[i][k] : -1
                 if label == -1 {
                     for c in 0..<dim { dst[c] = notAPoint.data[c] }
@@ -81,9 +81,9 @@ public struct PromptEncoder {
     public func embedBoxes(_ boxes: Tensor) -> Tensor {
         let b = boxes.shape[0]
         var out = Tensor(zeros: [b, 2, dim])
-        out.data.withUnsafeMutableBufferPointer { o in
+        withPointers(mutating: &out) { o in
             for i in 0..<b { for corner in 0..<2 {
-                let dst = o.baseAddress! + (i * 2 + corner) * dim
+                let dst = o + (i * 2 + corner) * dim
                 let x = boxes.data[i * 4 + corner * 2] + 0.5, y = boxes.data[i * 4 + corner * 2 + 1] + 0.5
                 encode(x: x / Float(inputSize.w), y: y / Float(inputSize.h), into: dst)
                 let e = pointEmbeddings[2 + corner].data

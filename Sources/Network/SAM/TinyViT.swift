@@ -50,21 +50,16 @@ struct MBConv {
         let mid = UnsafeMutablePointer<Float>.allocate(capacity: hid * strip * w)
         defer { ring.deallocate(); mid.deallocate() }
         var y = Tensor(shape: x.shape, data: FrozenFused.uninitialized(x.count))
-        x.data.withUnsafeBufferPointer { xb in
-        y.data.withUnsafeMutableBufferPointer { yb in
-        conv1.weight.data.withUnsafeBufferPointer { w1 in
-        conv2.weight.data.withUnsafeBufferPointer { w2 in
-        conv3.weight.data.withUnsafeBufferPointer { w3 in
-        conv1.withBias { b1 in
-        conv3.withBias { b3 in
+        withPointers(x, conv1.weight, conv2.weight, conv3.weight, conv1.bias, conv3.bias,
+                     mutating: &y) { xb, w1, w2, w3, b1, b3, yb in
             let b2 = conv2.bias?.data ?? [Float](repeating: 0, count: hid)
             for n in 0..<b {
-                let xn = xb.baseAddress! + n * c * hw, yn = yb.baseAddress! + n * c * hw
+                let xn = xb + n * c * hw, yn = yb + n * c * hw
                 // Ring slot j holds hidden row r0 − 1 + j of every channel (channel stride slots·w).
                 func fill(rows lo: Int, _ hi: Int, slot: Int) {
                     guard hi > lo else { return }
                     let dst = ring + slot * w
-                    sgemm(m: hid, n: (hi - lo) * w, k: c, a: w1.baseAddress!, b: xn + lo * w, ldb: hw,
+                    sgemm(m: hid, n: (hi - lo) * w, k: c, a: w1, b: xn + lo * w, ldb: hw,
                           c: dst, ldc: slots * w)
                     FrozenFused.biasGELU(dst, ld: slots * w, bias: b1, rows: hid, cols: (hi - lo) * w)
                 }
@@ -73,7 +68,7 @@ struct MBConv {
                 while r0 < h {
                     let rows = min(strip, h - r0)
                     for ch in 0..<hid {
-                        let base = ring + ch * slots * w, wk = w2.baseAddress! + ch * 9
+                        let base = ring + ch * slots * w, wk = w2 + ch * 9
                         let out = mid + ch * rows * w
                         for r in 0..<rows {
                             let g = r0 + r
@@ -81,7 +76,7 @@ struct MBConv {
                                          g + 1 < h ? base + (r + 2) * w : nil, wk, b2[ch], out + r * w, w, 1)
                         }
                     }
-                    sgemm(m: c, n: rows * w, k: hid, a: w3.baseAddress!, b: mid, c: yn + r0 * w, ldc: hw)
+                    sgemm(m: c, n: rows * w, k: hid, a: w3, b: mid, c: yn + r0 * w, ldc: hw)
                     ck_bias_residual_rows(yn + r0 * w, hw, xn + r0 * w, hw, b3, c, rows * w, 1)
                     r0 += rows
                     guard r0 < h else { break }
@@ -93,7 +88,7 @@ struct MBConv {
                     fill(rows: r0 + 1, min(h, r0 + min(strip, h - r0) + 1), slot: 2)
                 }
             }
-        } } } } } } }
+        }
         return y
     }
 
@@ -155,20 +150,16 @@ struct TinyViTAttention {
         var merged = Tensor(shape: [w, n, c], data: FrozenFused.uninitialized(w * n * c))
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
         defer { scores.deallocate() }
-        t.data.withUnsafeBufferPointer { tb in
-            bias.data.withUnsafeBufferPointer { bb in
-                merged.data.withUnsafeMutableBufferPointer { mb in
-                    for wi in 0..<w {
-                        for hd in 0..<heads {
-                            let q = tb.baseAddress! + wi * n * ld + hd * 3 * kd
-                            scores.update(from: bb.baseAddress! + hd * n * n, count: n * n)
-                            sgemm(transB: true, m: n, n: n, k: kd, alpha: scale, a: q, lda: ld, b: q + kd, ldb: ld,
-                                  beta: 1, c: scores, ldc: n)
-                            for r in 0..<n { Softmax.softmaxRow(scores + r * n, scores + r * n, n) }
-                            sgemm(m: n, n: kd, k: n, a: scores, lda: n, b: q + 2 * kd, ldb: ld,
-                                  c: mb.baseAddress! + wi * n * c + hd * kd, ldc: c)
-                        }
-                    }
+        withPointers(t, bias, mutating: &merged) { tb, bb, mb in
+            for wi in 0..<w {
+                for hd in 0..<heads {
+                    let q = tb + wi * n * ld + hd * 3 * kd
+                    scores.update(from: bb + hd * n * n, count: n * n)
+                    sgemm(transB: true, m: n, n: n, k: kd, alpha: scale, a: q, lda: ld, b: q + kd, ldb: ld,
+                          beta: 1, c: scores, ldc: n)
+                    for r in 0..<n { Softmax.softmaxRow(scores + r * n, scores + r * n, n) }
+                    sgemm(m: n, n: kd, k: n, a: scores, lda: n, b: q + 2 * kd, ldb: ld,
+                          c: mb + wi * n * c + hd * kd, ldc: c)
                 }
             }
         }
@@ -201,42 +192,17 @@ struct TinyViTBlock {
     /// x tokens [B, H·W, C] → same.
     func callAsFunction(_ x: Tensor, h: Int, w: Int) -> Tensor {
         let b = x.shape[0], c = dim, ws = window
-        let ph = (h + ws - 1) / ws * ws, pw = (w + ws - 1) / ws * ws
-        let nh = ph / ws, nw = pw / ws
-        // Partition into zero-padded windows [B·nh·nw, ws·ws, C] (padding tokens take part, as in PyTorch).
-        var win = Tensor(zeros: [b * nh * nw, ws * ws, c])
-        x.data.withUnsafeBufferPointer { src in
-            win.data.withUnsafeMutableBufferPointer { dst in
-                for bi in 0..<b { for y in 0..<h { for xx in 0..<w {
-                    let wi = (bi * nh + y / ws) * nw + xx / ws, ti = (y % ws) * ws + xx % ws
-                    (dst.baseAddress! + (wi * ws * ws + ti) * c).update(from: src.baseAddress! + ((bi * h + y) * w + xx) * c, count: c)
-                } } }
-            }
-        }
-        let a = attn(win)
-        var y = x
-        a.data.withUnsafeBufferPointer { src in
-            y.data.withUnsafeMutableBufferPointer { dst in
-                for bi in 0..<b { for yy in 0..<h { for xx in 0..<w {
-                    let wi = (bi * nh + yy / ws) * nw + xx / ws, ti = (yy % ws) * ws + xx % ws
-                    let s = src.baseAddress! + (wi * ws * ws + ti) * c, d = dst.baseAddress! + ((bi * h + yy) * w + xx) * c
-                    for k in 0..<c { d[k] += s[k] }
-                } } }
-            }
-        }
+        let windows = b * ((h + ws - 1) / ws) * ((w + ws - 1) / ws)
+        // Zero-padded windows [B·nh·nw, ws·ws, C] (padding tokens take part, as in PyTorch); y = x + attention.
+        let a = attn(Window.partition(x.reshaped([b, h, w, c]), ws).reshaped([windows, ws * ws, c]))
+        var y = x.reshaped([b, h, w, c])
+        Window.unpartitionAdding(a.reshaped([windows, ws, ws, c]), into: &y)
         // local_conv (depthwise 3×3) straight on the tokens, channels last: no NCHW round trip.
         var t = Tensor(shape: [b, h * w, c], data: FrozenFused.uninitialized(b * h * w * c))
         if localConv.isDepthwise3x3Same {
-            y.data.withUnsafeBufferPointer { yp in
-                t.data.withUnsafeMutableBufferPointer { tp in
-                    localW9.withUnsafeBufferPointer { wp in
-                        localConv.withBias { bp in
-                            for bi in 0..<b {
-                                ck_dw3x3_nhwc(yp.baseAddress! + bi * h * w * c, wp.baseAddress!, bp,
-                                              tp.baseAddress! + bi * h * w * c, h, w, c)
-                            }
-                        }
-                    }
+            withPointers(y, localW9, localConv.bias, mutating: &t) { yp, wp, bp, tp in
+                for bi in 0..<b {
+                    ck_dw3x3_nhwc(yp + bi * h * w * c, wp, bp, tp + bi * h * w * c, h, w, c)
                 }
             }
         } else {

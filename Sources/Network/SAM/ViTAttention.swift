@@ -31,16 +31,9 @@ struct ViTAttention {
         var merged = Tensor(zeros: [b, h, w, c])
         var scores = [Float](repeating: 0, count: n * n)
         var relH = [Float](repeating: 0, count: n * h), relW = [Float](repeating: 0, count: n * w)
-        t.data.withUnsafeBufferPointer { tb in
-        rh.data.withUnsafeBufferPointer { rhb in
-        rw.data.withUnsafeBufferPointer { rwb in
-        merged.data.withUnsafeMutableBufferPointer { ob in
-        scores.withUnsafeMutableBufferPointer { sb in
-        relH.withUnsafeMutableBufferPointer { hb in
-        relW.withUnsafeMutableBufferPointer { wb in
-            let s = sb.baseAddress!, rH = hb.baseAddress!, rW = wb.baseAddress!
+        withPointers(t, rh, rw, mutating: &merged, &scores, &relH, &relW) { tb, rhb, rwb, ob, s, rH, rW in
             for bi in 0..<b {
-                let base = tb.baseAddress! + bi * n * ld
+                let base = tb + bi * n * ld
                 for head in 0..<heads {
                     let q = base + head * hd, k = base + c + head * hd, v = base + 2 * c + head * hd
                     // scores = scale · q·kᵀ
@@ -48,12 +41,12 @@ struct ViTAttention {
                     // relH[(y, x), ky] = q[y, x]·Rh[y, ky]   (unscaled q, as the reference)
                     for y in 0..<h {
                         sgemm(transB: true, m: w, n: h, k: hd, a: q + y * w * ld, lda: ld,
-                              b: rhb.baseAddress! + y * h * hd, c: rH + y * w * h)
+                              b: rhb + y * h * hd, c: rH + y * w * h)
                     }
                     // relW[(y, x), kx] = q[y, x]·Rw[x, kx]: rows y of column x are w·ld apart
                     for xx in 0..<w {
                         sgemm(transB: true, m: h, n: w, k: hd, a: q + xx * ld, lda: w * ld,
-                              b: rwb.baseAddress! + xx * w * hd, c: rW + xx * w, ldc: w * w)
+                              b: rwb + xx * w * hd, c: rW + xx * w, ldc: w * w)
                     }
                     for r in 0..<n {
                         let row = s + r * n, ah = rH + r * h, aw = rW + r * w
@@ -64,10 +57,10 @@ struct ViTAttention {
                         Softmax.softmaxRow(row, row, n)
                     }
                     // out[:, head] = P·v, written straight into the merged [n, C] rows
-                    sgemm(m: n, n: hd, k: n, a: s, b: v, ldb: ld, c: ob.baseAddress! + bi * n * c + head * hd, ldc: c)
+                    sgemm(m: n, n: hd, k: n, a: s, b: v, ldb: ld, c: ob + bi * n * c + head * hd, ldc: c)
                 }
             }
-        }}}}}}}
+        }
         return proj(merged)
     }
 }
@@ -83,15 +76,13 @@ enum RelativePosition {
         let resized = rel.shape[0] == len ? rel : resize(rel, to: len)
         let qScale = max(Double(kSize) / Double(qSize), 1), kScale = max(Double(qSize) / Double(kSize), 1)
         var out = Tensor(zeros: [qSize, kSize, c])
-        resized.data.withUnsafeBufferPointer { src in
-            out.data.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<qSize {
-                    for j in 0..<kSize {
-                        // (q_coords − k_coords) + (k − 1)·scale, truncated as .long() does
-                        let coord = Double(i) * qScale - Double(j) * kScale + Double(kSize - 1) * kScale
-                        let idx = Int(coord)
-                        (dst.baseAddress! + (i * kSize + j) * c).update(from: src.baseAddress! + idx * c, count: c)
-                    }
+        withPointers(resized, mutating: &out) { src, dst in
+            for i in 0..<qSize {
+                for j in 0..<kSize {
+                    // (q_coords − k_coords) + (k − 1)·scale, truncated as .long() does
+                    let coord = Double(i) * qScale - Double(j) * kScale + Double(kSize - 1) * kScale
+                    let idx = Int(coord)
+                    (dst + (i * kSize + j) * c).update(from: src + idx * c, count: c)
                 }
             }
         }
@@ -104,15 +95,13 @@ enum RelativePosition {
         let l = rel.shape[0], c = rel.shape[1]
         let ratio = Double(l) / Double(n)
         var out = Tensor(zeros: [n, c])
-        rel.data.withUnsafeBufferPointer { src in
-            out.data.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<n {
-                    let pos = max(ratio * (Double(i) + 0.5) - 0.5, 0)
-                    let i0 = min(Int(pos), l - 1), i1 = min(i0 + 1, l - 1)
-                    let l1 = Float(pos - Double(i0)), l0 = 1 - l1
-                    let a = src.baseAddress! + i0 * c, b = src.baseAddress! + i1 * c, d = dst.baseAddress! + i * c
-                    for j in 0..<c { d[j] = l0 * a[j] + l1 * b[j] }
-                }
+        withPointers(rel, mutating: &out) { src, dst in
+            for i in 0..<n {
+                let pos = max(ratio * (Double(i) + 0.5) - 0.5, 0)
+                let i0 = min(Int(pos), l - 1), i1 = min(i0 + 1, l - 1)
+                let l1 = Float(pos - Double(i0)), l0 = 1 - l1
+                let a = src + i0 * c, b = src + i1 * c, d = dst + i * c
+                for j in 0..<c { d[j] = l0 * a[j] + l1 * b[j] }
             }
         }
         return out

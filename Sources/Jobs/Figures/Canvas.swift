@@ -1,3 +1,5 @@
+import Datasets
+
 /// An RGB raster for figures: filled rectangles, thick lines, scaled image blits and text in
 /// a built-in 5×7 bitmap font. Coordinates are pixels, origin top-left; drawing clips.
 public struct Canvas {

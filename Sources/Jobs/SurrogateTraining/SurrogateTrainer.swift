@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Network
+import Training
 
 /// Settings of `train-h` (defaults: the paper's — batch 24, Adam 3e-4, weight decay 1e-5,
 /// at most 60 iterations).

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// A progress bar with images/s and ETA on a terminal; plain lines (every ~10%) otherwise.
-final class ProgressReporter {
+package final class ProgressReporter {
     let enabled: Bool
     /// Under mpirun a rank's stdout is a pseudo-terminal even when the job's output goes to a
     /// file, so redrawn bars are kept for direct runs on a terminal.
@@ -14,19 +14,19 @@ final class ProgressReporter {
     let emit: (String) -> Void
 
     /// Lines go through `emit` (the trainer's output), so a silenced trainer stays silent.
-    init(enabled: Bool, emit: @escaping (String) -> Void) {
+    package init(enabled: Bool, emit: @escaping (String) -> Void) {
         self.enabled = enabled
         self.emit = emit
     }
 
-    func start(total: Int, label: String) {
+    package func start(total: Int, label: String) {
         self.total = total
         self.label = label
         start = Date()
         lastDecile = -1
     }
 
-    func update(done: Int, extra: String) {
+    package func update(done: Int, extra: String) {
         guard enabled, total > 0 else { return }
         let el = Date().timeIntervalSince(start)
         let rate = Double(done) / max(el, 1e-9)
@@ -43,7 +43,10 @@ final class ProgressReporter {
         }
     }
 
-    func finish() {
+    package func finish() {
         if enabled && isTerminal { print("") }
     }
 }
+
+/// A number with fixed decimals, for log and progress lines (the trainers' and the figure jobs').
+package func fmt(_ v: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", v) }

@@ -1,7 +1,8 @@
 import Datasets
 import Foundation
+import Training
 import XCTest
-@testable import Distributed
+@testable import Jobs
 
 /// `autosam-dist eval` on a tiny synthetic dataset with an untrained checkpoint.
 final class EvalTests: XCTestCase {

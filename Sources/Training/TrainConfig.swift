@@ -240,6 +240,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let problem: String
+    public init(path: String, problem: String) { self.path = path; self.problem = problem }
     public var description: String { "\(path): \(problem)" }
 }
 

@@ -1,3 +1,5 @@
+import Datasets
+
 /// A row of equally tall image panels with a caption above each (the paper's per-image
 /// figure: input, ground truth, predictions). Masks (0/1 or 0/255 gray) are drawn white on black.
 public enum PanelStrip {

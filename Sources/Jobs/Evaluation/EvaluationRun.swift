@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Network
+import Training
 
 /// `autosam-dist eval`: every dataset found under each root, scored image by image with the
 /// Evaluator (Dice, IoU, MAE at the original resolution, threshold 0.5).

@@ -1,8 +1,8 @@
 import Datasets
 import Foundation
 import XCTest
-@testable import Distributed
 @testable import Network
+@testable import Training
 
 final class EmbeddingCacheTests: XCTestCase {
     var dir: String!

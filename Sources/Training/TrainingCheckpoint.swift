@@ -29,6 +29,27 @@ public struct TrainingCheckpoint {
         public var identity: RunIdentity?
         /// The rank count it was written with.
         public var ranks: Int?
+
+        public init(format: Int = 1, backbone: String, sam: String, epoch: Int, step: Int, bestValidationDice: Double?,
+                    configYAML: String, parameters: [Entry], buffers: [Entry], adam: AdamHeader,
+                    history: [[String: Double]], generator: GeneratorReference? = nil,
+                    position: Position? = nil, identity: RunIdentity? = nil, ranks: Int? = nil) {
+            self.format = format
+            self.backbone = backbone
+            self.sam = sam
+            self.epoch = epoch
+            self.step = step
+            self.bestValidationDice = bestValidationDice
+            self.configYAML = configYAML
+            self.parameters = parameters
+            self.buffers = buffers
+            self.adam = adam
+            self.history = history
+            self.generator = generator
+            self.position = position
+            self.identity = identity
+            self.ranks = ranks
+        }
     }
     /// A point inside an epoch: the next batch to train and the epoch's training sums so far.
     public struct Position: Codable, Equatable {
@@ -50,9 +71,15 @@ public struct TrainingCheckpoint {
         public var hash: String
         public init(path: String, hash: String) { self.path = path; self.hash = hash }
     }
-    public struct Entry: Codable, Equatable { public var name: String; public var shape: [Int] }
+    public struct Entry: Codable, Equatable {
+        public var name: String; public var shape: [Int]
+        public init(name: String, shape: [Int]) { self.name = name; self.shape = shape }
+    }
     public struct AdamHeader: Codable, Equatable {
         public var lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int
+        public init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int) {
+            self.lr = lr; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.step = step
+        }
     }
 
     public var header: Header
@@ -119,5 +146,23 @@ public struct TrainingCheckpoint {
             off += n * 4
         }
         return TrainingCheckpoint(header: header, parameters: blobs[0], buffers: blobs[1], adamM: blobs[2], adamV: blobs[3])
+    }
+}
+
+extension TrainingCheckpoint {
+    /// g's checkpoint as `train` writes it (`Trainer.checkpoint()`): g's parameters by name,
+    /// its BatchNorm running statistics, Adam's state, the position in the schedule and the
+    /// config (whose backbone and SAM kind name the model).
+    public init(generator g: PromptGenerator, config: TrainConfig, adam: Adam, epoch: Int, step: Int,
+                bestValidationDice: Double?, history: [[String: Double]], position: Position? = nil,
+                identity: RunIdentity? = nil, ranks: Int? = nil) throws {
+        let header = Header(
+            backbone: config.generator.backbone, sam: config.model.sam.rawValue, epoch: epoch, step: step,
+            bestValidationDice: bestValidationDice, configYAML: try config.yaml(),
+            parameters: g.store.parameters.map { .init(name: $0.name, shape: $0.shape) },
+            buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
+            adam: .init(lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, step: adam.step),
+            history: history, position: position, identity: identity, ranks: ranks)
+        self.init(header: header, parameters: g.store.values, buffers: g.buffers.flatValues, adamM: adam.m, adamV: adam.v)
     }
 }

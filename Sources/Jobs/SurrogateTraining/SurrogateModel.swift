@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Network
+import Training
 
 /// g's input and the low-res target for one sample, without SAM: the same decoding,
 /// augmentation and preprocessing as `SamplePipeline.prepare`, minus the image encoder
@@ -36,26 +37,6 @@ public enum GeneratorInput {
         let s = kind.imageSize, side = min(s, 512)
         let images = Tensor(shape: [items.count, 3, s, s], data: items.flatMap(\.image))
         return side == s ? images : BilinearResize.forward(images, height: side, width: side, alignCorners: true)
-    }
-}
-
-/// Helpers for h checkpoints. They reuse `TrainingCheckpoint`'s file format (magic, JSON
-/// header, float32 blobs, content hash; written atomically) with:
-///   backbone "surrogate_h"; sam: the SAM kind of g's config; epoch 0; step: Adam steps
-///   taken; parameters: h's (`conv1.weight` … `conv3.bias`, ModelH's names); buffers: none;
-///   adam: h's optimiser state; bestValidationDice: h(g(I))'s validation Dice at the end;
-///   configYAML: g's config (with train-h's data override); history: one row per
-///   iteration (`iteration`, `loss`, `bce`, `dice_loss`) and a final row with `val_dice`,
-///   `val_iou`; generator: the g checkpoint's path and a hash of its weights.
-public enum SurrogateCheckpoint {
-    public static let backbone = "surrogate_h"
-
-    /// A hash of g's parameters and running statistics (what decides its output in eval mode).
-    public static func hash(_ g: PromptGenerator) -> String {
-        var h = ContentHash()
-        g.store.values.withUnsafeBytes { h.update($0) }
-        for (_, v) in g.buffers.named { v.withUnsafeBytes { h.update($0) } }
-        return h.hex
     }
 }
 

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Network
+import Training
 
 /// The paper's per-image panels: (a) input, (b) ground truth, (c) Mz (AutoSAM's mask),
 /// (d) SAM with Mz's low-res logits as its mask prompt, (e) SAM with the ground truth as its

@@ -1,8 +1,9 @@
 import Datasets
 import Foundation
-import XCTest
-@testable import Distributed
 import Network
+import Training
+import XCTest
+@testable import Jobs
 
 /// `autosam-dist figures`: panel strips and the training-curve plot.
 final class FiguresTests: XCTestCase {

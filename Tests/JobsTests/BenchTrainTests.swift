@@ -1,16 +1,14 @@
 import Distributed
 import Foundation
+import Jobs
 import Network
+import TestSupport
 import XCTest
 
 /// `bench train`'s measurement at a tiny size: every row has the keys the JSON output promises, with positive values.
 final class BenchTrainTests: XCTestCase {
     func testMeasurementRowsHaveRequiredKeysAndPositiveValues() throws {
-        let checkpoint = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("weights/lite_medsam.pth").path
-        guard FileManager.default.fileExists(atPath: checkpoint) else {
-            throw XCTSkip("\(checkpoint) missing; run Launch/fetch-weights.sh")
-        }
+        let checkpoint = try TestPaths.requireLiteMedSAM()
         let threads = ThreadPolicy.apply(explicit: 1)
         let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint)
         let rows = TrainBenchmark.measure(sam: sam, .init(backbone: "hardnet39ds", batch: 1, threads: threads, repeats: 1))

@@ -1,7 +1,8 @@
 import Datasets
 import Foundation
+import Training
 import XCTest
-@testable import Distributed
+@testable import Jobs
 @testable import Network
 
 /// train-h on a tiny synthetic set: 8 demo pairs (64²), 2 held out for validation, so the
@@ -17,7 +18,7 @@ final class SurrogateTrainerTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// Writes g (as `Trainer.checkpoint()` would) and returns its path.
+    /// Writes g with `train`'s checkpoint writer and returns its path.
     func writeGenerator(seed: UInt64 = 1, name: String = "g.ckpt") throws -> String {
         var cfg = TrainConfig()
         cfg.generator.backbone = "hardnet39ds"
@@ -27,16 +28,9 @@ final class SurrogateTrainerTests: XCTestCase {
         var rng = SeededRNG(seed: seed)
         let g = PromptGenerator(variant: .hardnet39DS, rng: &rng)
         let adam = Adam(parameterCount: g.store.count)
-        let header = TrainingCheckpoint.Header(
-            backbone: "hardnet39ds", sam: cfg.model.sam.rawValue, epoch: 1, step: 1, bestValidationDice: nil,
-            configYAML: try cfg.yaml(),
-            parameters: g.store.parameters.map { .init(name: $0.name, shape: $0.shape) },
-            buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
-            adam: .init(lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, step: 0),
-            history: [])
         let path = dir + "/" + name
-        try TrainingCheckpoint(header: header, parameters: g.store.values, buffers: g.buffers.named.flatMap(\.values),
-                               adamM: adam.m, adamV: adam.v).write(to: path)
+        try TrainingCheckpoint(generator: g, config: cfg, adam: adam, epoch: 1, step: 1, bestValidationDice: nil, history: [])
+            .write(to: path)
         return path
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 
 /// Runs the built `autosam-dist` binary (directly or under mpirun) and captures its output.
-enum ProgramRunner {
-    static var binary: URL? {
+public enum ProgramRunner {
+    public static var binary: URL? {
         // Test bundles live next to the package's executables in .build/<config>/.
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<4 {
@@ -14,19 +14,19 @@ enum ProgramRunner {
         return nil
     }
 
-    static func requireBinary() throws -> URL {
+    public static func requireBinary() throws -> URL {
         guard let b = binary else { throw XCTSkip("autosam-dist is not built next to the tests; run `swift build` first") }
         return b
     }
 
-    static var mpirun: String? {
+    public static var mpirun: String? {
         ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    public struct Result { public var status: Int32; public var stdout: String; public var stderr: String }
 
-    static func run(_ executable: String, _ args: [String], environment extra: [String: String] = [:],
-                    timeout: TimeInterval = 120) throws -> Result {
+    public static func run(_ executable: String, _ args: [String], environment extra: [String: String] = [:],
+                           timeout: TimeInterval = 120) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args

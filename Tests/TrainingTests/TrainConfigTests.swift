@@ -1,5 +1,5 @@
 import XCTest
-@testable import Distributed
+@testable import Training
 
 final class TrainConfigTests: XCTestCase {
     func testDefaultsAndOverrides() throws {

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Network
+import Training
 
 /// Data-parallel AutoSAM training. Every rank holds the frozen SAM and a replica of g; each
 /// global batch is split by the `ShardPlan` (rank r takes [n·r/s, n·(r+1)/s)); gradients (one
@@ -427,16 +428,9 @@ public final class Trainer {
     }
 
     public func checkpoint() throws -> TrainingCheckpoint {
-        let g = model.generator
-        let header = TrainingCheckpoint.Header(
-            backbone: config.generator.backbone, sam: config.model.sam.rawValue, epoch: epoch, step: step,
-            bestValidationDice: best, configYAML: try config.yaml(),
-            parameters: g.store.parameters.map { .init(name: $0.name, shape: $0.shape) },
-            buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
-            adam: .init(lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, step: adam.step),
-            history: history, position: position.batch > 0 ? position : nil, identity: identity, ranks: comm.size)
-        return TrainingCheckpoint(header: header, parameters: g.store.values, buffers: g.buffers.flatValues,
-                                  adamM: adam.m, adamV: adam.v)
+        try TrainingCheckpoint(generator: model.generator, config: config, adam: adam, epoch: epoch, step: step,
+                               bestValidationDice: best, history: history,
+                               position: position.batch > 0 ? position : nil, identity: identity, ranks: comm.size)
     }
 
     func restore(_ request: String) throws {
@@ -488,4 +482,3 @@ public struct TrainingFailure: Error, CustomStringConvertible {
     public var description: String { "rank \(rank), epoch \(epoch), step \(step + 1), \(phase): \(underlying)" }
 }
 
-func fmt(_ v: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", v) }

@@ -1,7 +1,9 @@
 import Datasets
 import Foundation
+import TestSupport
+import Training
 import XCTest
-@testable import Distributed
+@testable import Jobs
 @testable import Network
 
 /// `autosam-dist predict`: SAM (LiteMedSAM) with a box prompt, and AutoSAM on a folder.
@@ -69,7 +71,7 @@ final class PredictTests: XCTestCase {
     /// Real polyp photos with the ground-truth mask's bounding box as the prompt (PyTorch
     /// LiteMedSAM reaches mean Dice 0.92 on these the same way). Required: mean Dice ≥ 0.8.
     func testRealPolypsWithGroundTruthBoxes() throws {
-        let root = try InferenceTestSupport.sharedSamples() + "/polyp"
+        let root = try TestPaths.sharedSamples() + "/polyp"
         let sam = try InferenceTestSupport.liteMedSAM()
         let predictor = SAMPredictor(sam: sam)
         var dices: [Double] = []

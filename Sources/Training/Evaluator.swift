@@ -13,6 +13,9 @@ public struct Evaluator {
         public var dice: Double
         public var iou: Double
         public var mae: Double
+        public init(name: String, dice: Double, iou: Double, mae: Double) {
+            self.name = name; self.dice = dice; self.iou = iou; self.mae = mae
+        }
     }
 
     public init(model: AutoSAM, pipeline: SamplePipeline, batchSize: Int = 10) {

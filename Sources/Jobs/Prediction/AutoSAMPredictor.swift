@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Network
+import Training
 
 /// AutoSAM (no prompt) on images without masks: the trained g writes SAM's dense prompt.
 /// Same steps as the Evaluator: SAM preprocessing, g's input resized to its side, low-res
