@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Swift 5 language mode: layers keep per-shape scratch buffers and primitive caches in
-// thread-confined reference types; strict Sendable checking would force locks on hot paths
-// that are only ever touched by one rank's training thread.
+// Swift 6 language mode. The library keeps no process-wide mutable state: the convolution
+// engine, its caches and the tuning knobs live in an `ExecutionContext` the caller builds and
+// the models hold. Models and contexts are not Sendable (each rank's training thread owns its
+// own); the few types shared across threads say why they are safe where they are declared.
 let package = Package(
     name: "autosam-dist",
     platforms: [.macOS(.v13)],
@@ -48,7 +49,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Package root, weights, shared samples, and running the built binary; for every test target.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Network"], path: "Tests/TestSupport"),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Network", "Datasets"]),
@@ -57,5 +58,5 @@ let package = Package(
         // Tests of the Trainer, and those that launch the binary under mpirun.
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Network", "Datasets", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

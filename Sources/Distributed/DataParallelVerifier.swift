@@ -36,20 +36,20 @@ public final class DataParallelVerifier {
     /// sizes) is ~1e-7 on each value, and BatchNorm's backward amplifies it where Σ dy cancels:
     /// measured up to 1.8e-3 on the early BatchNorm biases of HarDNet-39DS (reference engine,
     /// 1–4 ranks), while the loss and the statistics stay within 4e-8 and 0.
-    public init(config: TrainConfig, comm: Communicator, tolerance: Double, gradientTolerance: Double,
+    public init(config: TrainConfig, comm: Communicator, context: ExecutionContext, tolerance: Double, gradientTolerance: Double,
                 print out: @escaping (String) -> Void = { print($0) }) throws {
         self.comm = comm
         self.tolerance = tolerance
         self.gradientTolerance = gradientTolerance
         self.out = comm.isRoot ? out : { _ in }
-        trainer = try Trainer(config: config, comm: comm, print: out)
+        trainer = try Trainer(config: config, comm: comm, context: context, print: out)
         trainer.writesOutputs = false
         if comm.isRoot {
             guard let variant = HarDNetVariant.named(config.generator.backbone) else {
                 throw ConfigError(path: "config", problem: "generator.backbone: unknown HarDNet variant \(config.generator.backbone)")
             }
             var rng = SeededRNG(seed: config.train.seed)
-            let g = PromptGenerator(variant: variant, rng: &rng)
+            let g = PromptGenerator(variant: variant, context: context, rng: &rng)
             g.buffers.statisticsReducer = CommunicatorReducer(SingleProcessCommunicator())
             reference = AutoSAM(sam: trainer.model.sam, generator: g, lossActivation: config.loss.activation)
         } else {

@@ -61,7 +61,8 @@ public final class Trainer {
     /// `resume`: a checkpoint path, "auto" (the newest complete checkpoint in `output.dir`, or a
     /// fresh start when there is none) or nil. `maxSteps`: stop after that many optimiser steps
     /// in all, writing a step checkpoint there. `trace`: a Chrome-trace file to write at the end.
-    public init(config: TrainConfig, comm: Communicator, resume: String? = nil, maxSteps: Int? = nil,
+    /// g and SAM run on `context` (one per rank, made by the command from its options).
+    public init(config: TrainConfig, comm: Communicator, context: ExecutionContext, resume: String? = nil, maxSteps: Int? = nil,
                 trace: String? = nil, print out: @escaping (String) -> Void = { print($0) }) throws {
         self.config = config
         self.comm = comm
@@ -82,7 +83,7 @@ public final class Trainer {
         guard comm.size <= config.train.batchSize else {
             throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: a global batch must be able to give every rank a sample (use at most \(config.train.batchSize) ranks)")
         }
-        let g = PromptGenerator(variant: variant, rng: &rng)
+        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
         reducer = CommunicatorReducer(comm)
         g.buffers.statisticsReducer = reducer
         // Before SAM, so a bad file fails in seconds rather than after loading a large encoder.
@@ -95,7 +96,7 @@ public final class Trainer {
                 throw ConfigError(path: "config", problem: "generator.pretrained (for backbone \(variant.name)): \(error)")
             }
         }
-        let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint)
+        let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
         pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache),
                                   encoderID: try SamplePipeline.encoderID(kind: config.model.sam, checkpoint: config.model.checkpoint))
@@ -312,8 +313,8 @@ public final class Trainer {
             let weight = Double(mine.count) / Double(batch.count)
             let (z, gc) = try timeline.span("g forward", "compute") { try model.generator.forward(b.images, training: true) }
             phase = "decoder"
-            let (r, dz) = timeline.span("decoder + loss", "compute") {
-                model.decoderStep(z: z, embeddings: b.embeddings, targets: b.targets, weight: weight)
+            let (r, dz) = try timeline.span("decoder + loss", "compute") {
+                try model.decoderStep(z: z, embeddings: b.embeddings, targets: b.targets, weight: weight)
             }
             phase = "g backward"
             try timeline.span("g backward", "compute") { try model.generator.backward(dz, gc) }

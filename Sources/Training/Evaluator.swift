@@ -43,7 +43,7 @@ public struct Evaluator {
             let chunk = Array(samples[i..<min(i + batchSize, samples.count)])
             let prepared = try chunk.map { try pipeline.prepare($0, augmentation: .identity) }
             let b = pipeline.batch(prepared)
-            let logits = model.predict(images: b.images, embeddings: b.embeddings)
+            let logits = try model.predict(images: b.images, embeddings: b.embeddings)
             let grid = logits.shape[2], per = grid * grid
             for (j, p) in prepared.enumerated() {
                 let prob = Self.probabilities(logits.data[(j * per)..<((j + 1) * per)], activation: model.lossActivation)

@@ -36,10 +36,10 @@ package final class ProgressReporter {
             let width = 24, filled = width * done / total
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             print("\r\(bar) \(text)\u{1B}[K", terminator: "")
-            fflush(stdout)
+            fflush(nil)
         } else {
             let decile = 10 * done / total
-            if decile > lastDecile { lastDecile = decile; emit(text); fflush(stdout) }
+            if decile > lastDecile { lastDecile = decile; emit(text); fflush(nil) }
         }
     }
 

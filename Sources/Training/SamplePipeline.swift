@@ -57,7 +57,7 @@ public final class SamplePipeline {
         let key = EmbeddingKey(image: .of(bytes), augmentation: Self.describe(augmentation), encoder: encoderID)
         let side = sam.imageSize
         let emb = try cache.embedding(key) {
-            let e = sam.imageEncoder(Tensor(shape: [1, 3, side, side], data: pre.data))
+            let e = try sam.imageEncoder(Tensor(shape: [1, 3, side, side], data: pre.data))
             return e.reshaped(Array(e.shape.dropFirst()))
         }
         let lowRes = sam.embeddingSize * 4

@@ -9,20 +9,22 @@ public struct TrainedModel {
     public let checkpoint: TrainingCheckpoint
 
     /// `samCheckpoint` overrides the SAM weights path stored in the config (a moved file).
-    public static func load(_ path: String, samCheckpoint: String? = nil) throws -> TrainedModel {
-        let (config, g, ck) = try loadGenerator(path)
+    /// SAM and g run on `context`.
+    public static func load(_ path: String, samCheckpoint: String? = nil, context: ExecutionContext) throws -> TrainedModel {
+        let (config, g, ck) = try loadGenerator(path, context: context)
         var cfg = config
         if let s = samCheckpoint { cfg.model.checkpoint = s }
         guard FileManager.default.fileExists(atPath: cfg.model.checkpoint) else {
             throw FileError(path: cfg.model.checkpoint, problem: "SAM checkpoint named by \(path) not found (pass --sam-checkpoint)")
         }
-        let sam = try SAM.load(cfg.model.sam, checkpoint: cfg.model.checkpoint)
+        let sam = try SAM.load(cfg.model.sam, checkpoint: cfg.model.checkpoint, context: context)
         return TrainedModel(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation), checkpoint: ck)
     }
 
     /// g alone (with its running statistics) and the config it was trained with, without
     /// loading SAM: what `train-h` needs, since h reads g's output only.
-    public static func loadGenerator(_ path: String) throws -> (config: TrainConfig, generator: PromptGenerator, checkpoint: TrainingCheckpoint) {
+    public static func loadGenerator(_ path: String, context: ExecutionContext) throws
+        -> (config: TrainConfig, generator: PromptGenerator, checkpoint: TrainingCheckpoint) {
         let ck = try TrainingCheckpoint.read(path)
         if ck.header.backbone == SurrogateCheckpoint.backbone {
             throw FileError(path: path, problem: "this is a surrogate decoder h checkpoint (from train-h), not an AutoSAM training checkpoint")
@@ -32,7 +34,7 @@ public struct TrainedModel {
             throw FileError(path: path, problem: "unknown generator backbone \(ck.header.backbone)")
         }
         var rng = SeededRNG(seed: 0)
-        let g = PromptGenerator(variant: variant, rng: &rng)
+        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
         guard ck.header.parameters.map(\.name) == g.store.parameters.map(\.name),
               ck.header.parameters.map(\.shape) == g.store.parameters.map(\.shape) else {
             throw FileError(path: path, problem: "parameters do not match a \(ck.header.backbone) generator")

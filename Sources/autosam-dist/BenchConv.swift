@@ -59,46 +59,51 @@ struct BenchConv: ParsableCommand {
     var modelList: [String] { models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func run() throws {
-        ComputeThreads.set(threads)
-        let list = try engines.split(separator: ",").map { s -> ConvEngine in
+        let names = try engines.split(separator: ",").map { s -> ConvEngine in
             guard let e = ConvEngine(rawValue: s.trimmingCharacters(in: .whitespaces)) else {
                 throw ValidationError("unknown engine \(s) (want reference or onednn)")
             }
             return e
         }
-        if list.contains(.onednn) { try ConvEngine.requireOneDNN() }   // names libdnnl-dev when missing
-        let shapes = try ConvBenchShape.recorded(models: modelList, backbone: backbone, checkpoint: checkpoint, batch: batch)
+        // One backend per engine (oneDNN's throws, naming libdnnl-dev, when the library is missing);
+        // the shapes are recorded on the default engine (AUTOSAM_CONV_ENGINE, else auto).
+        let list = try names.map { (engine: $0, backend: try ExecutionContext.make(engine: $0.rawValue, threads: threads).convolution) }
+        let recording = try ExecutionContext.make(threads: threads)
+        let shapes = try ConvBenchShape.recorded(models: modelList, backbone: backbone, checkpoint: checkpoint, batch: batch,
+                                                 context: recording)
             .filter { only == nil || $0.name.contains(only!) }
         var rows: [[String: Any]] = []
         if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_conv.py") {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("autosam-bench-conv-\(getpid()).json")
             try JSONSerialization.data(withJSONObject: shapes.map(\.json)).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
-            if !json { print("timing PyTorch on \(shapes.count) shapes …"); fflush(stdout) }
+            if !json { print("timing PyTorch on \(shapes.count) shapes …"); fflush(nil) }
             rows += BenchSupport.runReference(py, script: script, args: ["--shapes", file.path, "--threads", "\(threads)",
                                                                          "--repeats", "\(repeats)"])
         }
         if !json {
+            let winograd = list.lazy.compactMap { $0.backend as? OneDNNConvBackend }.first?.winograd
+                ?? ExecutionContext.environmentAllowsWinograd()
             print("batch \(batch), \(threads) thread(s), median of \(repeats); GFLOP/s (backward = data + weights)"
                   + (ConvEngine.oneDNNVersion.map { "; oneDNN \($0)" } ?? "")
-                  + (ConvEngine.winograd ? "; Winograd on" : "; Winograd off"))
+                  + (winograd ? "; Winograd on" : "; Winograd off"))
         }
         for s in shapes {
-            for e in list {
-                for (dir, seconds, reorder) in s.time(engine: e, repeats: repeats) {
+            for (e, backend) in list {
+                for (dir, seconds, reorder) in try s.time(on: backend, repeats: repeats) {
                     var r: [String: Any] = ["shape": s.key, "name": s.name, "engine": e.rawValue, "direction": dir,
                                             "threads": threads, "seconds": seconds, "gflops": s.flops(dir) / seconds / 1e9,
                                             "calls": s.calls]
                     if e == .onednn { r["reorder_seconds"] = reorder }
                     rows.append(r)
-                    if json { print(BenchSupport.jsonLine(r)); fflush(stdout) }
+                    if json { print(BenchSupport.jsonLine(r)); fflush(nil) }
                 }
             }
         }
         if json {
             for r in rows where (r["engine"] as? String) == "pytorch" { print(BenchSupport.jsonLine(r)) }
         } else {
-            ConvBenchReport(rows: rows, shapes: shapes, engines: list.map(\.rawValue)).print()
+            ConvBenchReport(rows: rows, shapes: shapes, engines: list.map(\.engine.rawValue)).print()
         }
     }
 }

@@ -30,20 +30,28 @@ struct BenchG: ParsableCommand {
     }
 
     func run() throws {
-        let threads = ThreadPolicy.apply(explicit: options.threads)
+        let threads = ThreadPolicy.resolve(explicit: options.threads)
+        let context = try ExecutionContext.make(threads: threads)
         var rng = SeededRNG(seed: 3)
-        let g = PromptGenerator(variant: HarDNetVariant.named(variant)!, rng: &rng)
+        let g = PromptGenerator(variant: HarDNetVariant.named(variant)!, context: context, rng: &rng)
         let x = Tensor.uniform([batch, 3, size, size], rng: &rng, lo: 0, hi: 1)
         BenchClock.resetPeakRSS()
-        let t = BenchClock.median(repeats: options.repeats) {
-            let (z, cache) = g.forward(x, training: true)
-            g.backward(Tensor(shape: z.shape, repeating: 1), cache)
+        var forward: [Double] = [], backward: [Double] = []   // per run, the warm-up first
+        let t = try BenchClock.median(repeats: options.repeats) {
+            let t0 = BenchClock.now()
+            let (z, cache) = try g.forward(x, training: true)
+            let t1 = BenchClock.now()
+            try g.backward(Tensor(shape: z.shape, repeating: 1), cache)
+            forward.append(t1 - t0)
+            backward.append(BenchClock.now() - t1)
             g.store.zeroGrads()
         }
+        func median(_ v: [Double]) -> Double { let s = v.dropFirst().sorted(); return s[s.count / 2] }
         var rows: [[String: Any]] = [["name": "g_forward_backward", "batch": batch, "seconds": t, "threads": threads,
-                                      "engine": "swift", "peak_rss_mb": BenchClock.peakRSSMB()]]
-        let te = BenchClock.median(repeats: options.repeats) { _ = g.forward(x, training: false) }
-        let ti = BenchClock.median(repeats: options.repeats) { _ = g.infer(x) }
+                                      "engine": "swift", "peak_rss_mb": BenchClock.peakRSSMB(),
+                                      "forward_seconds": median(forward), "backward_seconds": median(backward)]]
+        let te = try BenchClock.median(repeats: options.repeats) { _ = try g.forward(x, training: false) }
+        let ti = try BenchClock.median(repeats: options.repeats) { _ = try g.infer(x) }
         rows.append(["name": "g_eval_forward", "batch": batch, "seconds": te, "threads": threads, "engine": "swift"])
         rows.append(["name": "g_inference_fused", "batch": batch, "seconds": ti, "threads": threads, "engine": "swift"])
         if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_g.py") {
@@ -57,7 +65,10 @@ struct BenchG: ParsableCommand {
         }
         let ours = rows[0]["seconds"] as! Double
         print("g \(variant), batch \(batch), \(size)², \(threads) thread(s); seconds (median)")
-        var line = "g forward+backward  ours \(BenchSupport.format(ours, 3)) s (peak RSS \(BenchSupport.format(rows[0]["peak_rss_mb"] as! Double, 0)) MB)"
+        var line = "g forward+backward  ours \(BenchSupport.format(ours, 3)) s "
+            + "(forward \(BenchSupport.format(rows[0]["forward_seconds"] as! Double, 3)) s, "
+            + "backward \(BenchSupport.format(rows[0]["backward_seconds"] as! Double, 3)) s; "
+            + "peak RSS \(BenchSupport.format(rows[0]["peak_rss_mb"] as! Double, 0)) MB)"
         if let r = rows.first(where: { ($0["engine"] as? String) == "pytorch" }), let rt = r["seconds"] as? Double {
             line += "   pytorch \(BenchSupport.format(rt, 3)) s   ratio \(BenchSupport.format(rt / ours, 2))x"
             if let m = r["peak_rss_mb"] as? Double { line += " (pytorch peak RSS \(BenchSupport.format(m, 0)) MB)" }

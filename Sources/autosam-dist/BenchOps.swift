@@ -24,10 +24,15 @@ struct BenchOps: ParsableCommand {
         .init(name: "3x3 320->320 32^2 (decoder)", c: 320, k: 320, h: 32, kernel: 3, stride: 1, pad: 1, groups: 1),
         .init(name: "3x3 s2 64->128 128^2", c: 64, k: 128, h: 128, kernel: 3, stride: 2, pad: 1, groups: 1),
         .init(name: "dw3x3 256 64^2 (TinyViT)", c: 256, k: 256, h: 64, kernel: 3, stride: 1, pad: 1, groups: 256),
+        // Narrow shapes at small resolutions (were ConvPerfTests' timings).
+        .init(name: "3x3 320->320 8^2", c: 320, k: 320, h: 8, kernel: 3, stride: 1, pad: 1, groups: 1),
+        .init(name: "3x3 64->64 16^2", c: 64, k: 64, h: 16, kernel: 3, stride: 1, pad: 1, groups: 1),
+        .init(name: "1x1 720->320 8^2", c: 720, k: 320, h: 8, kernel: 1, stride: 1, pad: 0, groups: 1),
     ]
 
     func run() throws {
-        let threads = ThreadPolicy.apply(explicit: options.threads)
+        let threads = ThreadPolicy.resolve(explicit: options.threads)
+        let backend = try ExecutionContext.make(threads: threads).convolution
         var rng = SeededRNG(seed: 1)
         var results: [[String: Any]] = []
 
@@ -49,9 +54,11 @@ struct BenchOps: ParsableCommand {
             let (oh, ow) = g.outputSize(inputH: cc.h, inputW: cc.h, kernelH: cc.kernel, kernelW: cc.kernel)
             let flops = 2 * Double(batch * cc.k * oh * ow * (cc.c / cc.groups) * cc.kernel * cc.kernel)
             var y = Tensor(zeros: [1])
-            let tf = BenchClock.median(repeats: options.repeats) { y = Conv2D.forward(x, weight: w, bias: bias, g) }
+            let tf = try BenchClock.median(repeats: options.repeats) { y = try Conv2D.forward(x, weight: w, bias: bias, g, backend: backend) }
             let dy = Tensor(shape: y.shape, repeating: 0.01)
-            let tb = BenchClock.median(repeats: options.repeats) { _ = Conv2D.backward(dy, input: x, weight: w, g) }
+            let tb = try BenchClock.median(repeats: options.repeats) {
+                _ = try Conv2D.backward(dy, input: x, weight: w, g, backend: backend)
+            }
             for (dir, t, f) in [("forward", tf, flops), ("backward", tb, 2 * flops)] {
                 results.append(["name": "conv2d " + cc.name, "direction": dir, "seconds": t, "gflops": f / t / 1e9,
                                 "of_peak": f / t / 1e9 / peak, "threads": threads, "batch": batch])

@@ -31,8 +31,8 @@ struct BenchSAM: ParsableCommand {
     }
 
     func run() throws {
-        let threads = ThreadPolicy.apply(explicit: options.threads)
-        let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint)
+        let threads = ThreadPolicy.resolve(explicit: options.threads)
+        let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint, context: try ExecutionContext.make(threads: threads))
         var rows: [[String: Any]] = []
         func record(_ name: String, _ b: Int, _ t: Double, extra: [String: Any] = [:]) {
             var r: [String: Any] = ["name": name, "batch": b, "seconds": t, "threads": threads, "engine": "swift"]
@@ -44,22 +44,22 @@ struct BenchSAM: ParsableCommand {
         let xb = Tensor.uniform([batch, 3, 256, 256], rng: &rng, lo: 0, hi: 1)
         var emb = Tensor.uniform([batch, 256, 64, 64], rng: &rng, lo: -1, hi: 1)
         if !decoderOnly {
-            record("encoder", 1, BenchClock.median(repeats: options.repeats) { _ = sam.imageEncoder(x1) })
-            record("encoder", batch, BenchClock.median(repeats: 1) { emb = sam.imageEncoder(xb) })
+            record("encoder", 1, try BenchClock.median(repeats: options.repeats) { _ = try sam.imageEncoder(x1) })
+            record("encoder", batch, try BenchClock.median(repeats: 1) { emb = try sam.imageEncoder(xb) })
         }
 
         let dense = Tensor.uniform([batch, 256, 64, 64], rng: &rng, lo: -1, hi: 1)
         let sparse = Tensor(zeros: [1, 0, 256])
-        record("decoder_forward", batch, BenchClock.median(repeats: options.repeats) {
-            _ = sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparse, dense: dense, multimaskOutput: false)
+        record("decoder_forward", batch, try BenchClock.median(repeats: options.repeats) {
+            _ = try sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparse, dense: dense, multimaskOutput: false)
         })
         let gt = Tensor(shape: [batch, 1, 256, 256], data: (0..<(batch * 65536)).map { Float(($0 / 256 + $0 % 256) % 3 == 0 ? 1 : 0) })
         BenchClock.resetPeakRSS()
         let before = BenchClock.peakRSSMB()
-        let tfb = BenchClock.median(repeats: options.repeats) {
-            let (out, cache) = sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparse, dense: dense, multimaskOutput: false)
+        let tfb = try BenchClock.median(repeats: options.repeats) {
+            let (out, cache) = try sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparse, dense: dense, multimaskOutput: false)
             let loss = SegmentationLoss.bceDice(logits: out.masks, target: gt)
-            _ = sam.maskDecoder.backwardDense(dMasks: loss.gradient, cache)
+            _ = try sam.maskDecoder.backwardDense(dMasks: loss.gradient, cache)
         }
         record("decoder_forward_backward", batch, tfb, extra: ["peak_rss_mb": BenchClock.peakRSSMB(), "peak_rss_delta_mb": BenchClock.peakRSSMB() - before])
 

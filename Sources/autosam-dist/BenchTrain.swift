@@ -33,9 +33,9 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        let threads = ThreadPolicy.apply(explicit: options.threads)
-        let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint)
-        var rows = TrainBenchmark.measure(sam: sam, .init(backbone: backbone, batch: batch, threads: threads, repeats: options.repeats))
+        let threads = ThreadPolicy.resolve(explicit: options.threads)
+        let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint, context: try ExecutionContext.make(threads: threads))
+        var rows = try TrainBenchmark.measure(sam: sam, .init(backbone: backbone, batch: batch, threads: threads, repeats: options.repeats))
         if !noReference, let py = BenchSupport.torchPython(), let script = BenchSupport.referenceScript("bench_train.py") {
             rows += BenchSupport.runReference(py, script: script, args: ["--checkpoint", checkpoint, "--backbone", backbone,
                                                                          "--batch", "\(batch)", "--threads", "\(threads)",

@@ -6,7 +6,7 @@ import Network
 /// C input and K output channels, as recorded from a model's forward pass.
 struct ConvBenchShape {
     var name: String
-    var shape: ConvShapeRecorder.Shape
+    var shape: ConvCallShape
     /// Calls per forward pass of its model.
     var calls: Int
 
@@ -26,13 +26,17 @@ struct ConvBenchShape {
     }
 
     /// The distinct shapes of one forward pass of each model (batch 1, then set to `batch`),
-    /// in the order they run; a shape two models share is listed under the first.
-    static func recorded(models: [String], backbone: String, checkpoint: String, batch: Int) throws -> [ConvBenchShape] {
+    /// in the order they run; a shape two models share is listed under the first. The models
+    /// run on `context`'s engine behind a `RecordingConvBackend`.
+    static func recorded(models: [String], backbone: String, checkpoint: String, batch: Int,
+                         context: ExecutionContext) throws -> [ConvBenchShape] {
         var out: [ConvBenchShape] = [], seen: Set<String> = []
-        func record(_ model: String, _ pass: () -> Void) {
-            ConvShapeRecorder.start()
-            pass()
-            for (s, calls) in ConvShapeRecorder.stop() {
+        let recorder = RecordingConvBackend(wrapping: context.convolution)
+        let recording = context.with(convolution: recorder)
+        func record(_ model: String, _ pass: () throws -> Void) throws {
+            recorder.start()
+            try pass()
+            for (s, calls) in recorder.stop() {
                 var s = s
                 s.n = batch
                 let b = ConvBenchShape(name: "", shape: s, calls: calls)
@@ -42,21 +46,21 @@ struct ConvBenchShape {
         }
         var rng = SeededRNG(seed: 1)
         if models.contains("g") {
-            let g = PromptGenerator(variant: HarDNetVariant.named(backbone)!, rng: &rng)
-            record("g") { _ = g.forward(Tensor(zeros: [1, 3, 256, 256]), training: false) }
+            let g = PromptGenerator(variant: HarDNetVariant.named(backbone)!, context: recording, rng: &rng)
+            try record("g") { _ = try g.forward(Tensor(zeros: [1, 3, 256, 256]), training: false) }
         }
         if models.contains("encoder") {
-            let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint)
-            record("enc") { _ = sam.imageEncoder(Tensor(zeros: [1, 3, sam.imageSize, sam.imageSize])) }
+            let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint, context: recording)
+            try record("enc") { _ = try sam.imageEncoder(Tensor(zeros: [1, 3, sam.imageSize, sam.imageSize])) }
         }
         if models.contains("h") {
-            let h = SurrogateDecoder(rng: &rng)
-            record("h") { _ = h.forward(Tensor(zeros: [1, 256, 64, 64])) }
+            let h = SurrogateDecoder(context: recording, rng: &rng)
+            try record("h") { _ = try h.forward(Tensor(zeros: [1, 256, 64, 64])) }
         }
         return out
     }
 
-    static func label(_ model: String, _ s: ConvShapeRecorder.Shape) -> String {
+    static func label(_ model: String, _ s: ConvCallShape) -> String {
         var t = "\(model) \(s.transposed ? "T " : "")\(s.c)→\(s.k) \(s.h == s.w ? "\(s.h)²" : "\(s.h)×\(s.w)") \(s.kh)×\(s.kw)"
         if s.stride != 1 { t += " s\(s.stride)" }
         if s.dilation != 1 { t += " d\(s.dilation)" }
@@ -87,34 +91,37 @@ struct ConvBenchShape {
         return 2 * macs * (direction == "backward" ? 2 : 1)
     }
 
-    /// Median seconds of forward and of backward (data + weights + bias) on `engine`, with the
+    /// Median seconds of forward and of backward (data + weights + bias) on `backend`, with the
     /// oneDNN engine's per-call seconds in layout reorders (NCHW ↔ blocked) averaged over repeats.
-    func time(engine: ConvEngine, repeats: Int) -> [(String, Double, Double)] {
+    func time(on backend: any ConvBackend, repeats: Int) throws -> [(String, Double, Double)] {
         let s = shape
         var rng = SeededRNG(seed: 1)
         let x = Tensor.uniform([s.n, s.c, s.h, s.w], rng: &rng)
         let wShape = s.transposed ? [s.c, s.k / s.groups, s.kh, s.kw] : [s.k, s.c / s.groups, s.kh, s.kw]
         let weight = Tensor.uniform(wShape, rng: &rng, lo: -0.1, hi: 0.1)
         let bias = Tensor.uniform([s.k], rng: &rng)
-        let fwd: () -> Tensor = s.transposed
-            ? { ConvTranspose2D.forward(x, weight: weight, bias: bias, transposedGeometry, engine: engine) }
-            : { Conv2D.forward(x, weight: weight, bias: bias, convGeometry, engine: engine) }
-        let y = fwd()
+        let fwd: () throws -> Tensor = s.transposed
+            ? { try ConvTranspose2D.forward(x, weight: weight, bias: bias, transposedGeometry, backend: backend) }
+            : { try Conv2D.forward(x, weight: weight, bias: bias, convGeometry, backend: backend) }
+        let y = try fwd()
         let dy = Tensor(shape: y.shape, data: y.data.map { $0 * 1e-3 })
-        let bwd: () -> Void = s.transposed
-            ? { _ = ConvTranspose2D.backward(dy, input: x, weight: weight, transposedGeometry, engine: engine) }
-            : { _ = Conv2D.backward(dy, input: x, weight: weight, convGeometry, engine: engine) }
-        return [Self.median("forward", repeats) { _ = fwd() }, Self.median("backward", repeats, bwd)]
+        let bwd: () throws -> Void = s.transposed
+            ? { _ = try ConvTranspose2D.backward(dy, input: x, weight: weight, transposedGeometry, backend: backend) }
+            : { _ = try Conv2D.backward(dy, input: x, weight: weight, convGeometry, backend: backend) }
+        return [try Self.median("forward", repeats, backend) { _ = try fwd() }, try Self.median("backward", repeats, backend, bwd)]
     }
 
     /// (direction, median seconds, oneDNN reorder seconds per call) after one warm-up call
-    /// (primitive creation, page faults).
-    static func median(_ direction: String, _ repeats: Int, _ body: () -> Void) -> (String, Double, Double) {
-        body()
-        _ = ConvEngine.oneDNNLayoutProfile(enable: true)
-        defer { _ = ConvEngine.oneDNNLayoutProfile(enable: false) }
-        let t = BenchClock.median(repeats: repeats, warmup: false, body)
-        let reorder = ConvEngine.oneDNNLayoutProfile(enable: false).reorder / Double(repeats)
+    /// (primitive creation, page faults); the reorder split is the oneDNN backend's opt-in profile.
+    static func median(_ direction: String, _ repeats: Int, _ backend: any ConvBackend,
+                       _ body: () throws -> Void) throws -> (String, Double, Double) {
+        try body()
+        let dnnl = backend as? OneDNNConvBackend
+        dnnl?.profilesLayout = true
+        _ = dnnl?.takeLayoutProfile()
+        defer { dnnl?.profilesLayout = false }
+        let t = try BenchClock.median(repeats: repeats, warmup: false, body)
+        let reorder = (dnnl?.takeLayoutProfile().reorder ?? 0) / Double(repeats)
         return (direction, t, reorder)
     }
 }

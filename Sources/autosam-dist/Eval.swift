@@ -56,11 +56,11 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        ThreadPolicy.apply(explicit: threads)
         do {
-            let trained = try TrainedModel.load(checkpoint, samCheckpoint: samCheckpoint)
+            let context = try ThreadPolicy.context(explicit: threads)
+            let trained = try TrainedModel.load(checkpoint, samCheckpoint: samCheckpoint, context: context)
             let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: checkpoint)
-            let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: checkpoint) }
+            let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: checkpoint, context: context) }
             let report = try EvaluationRun.run(
                 model: trained.model, samCheckpoint: trained.config.model.checkpoint, checkpointPath: checkpoint,
                 roots: data, skipBad: skipBad, cacheDirectory: cache ?? trained.config.output.cache,

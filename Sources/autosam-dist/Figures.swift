@@ -56,8 +56,8 @@ struct Figures: ParsableCommand {
     }
 
     func run() throws {
-        ThreadPolicy.apply(explicit: threads)
         do {
+            let context = try ThreadPolicy.context(explicit: threads)
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             if let c = curve {
                 let path = (output as NSString).appendingPathComponent("training_curve.png")
@@ -65,11 +65,11 @@ struct Figures: ParsableCommand {
                 print("wrote \(path)")
             }
             if let c = checkpoint, let d = data {
-                let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint)
+                let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint, context: context)
                 let sets = try SegmentationDataset.discover(d, skipBad: skipBad)
                 for s in sets where !s.skipped.isEmpty { print("warning: \(s.report)") }
                 let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: c)
-                let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: c) }
+                let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: c, context: context) }
                 let written = try FigureMaker(model: trained.model).write(samples: sets.flatMap(\.samples), count: images, to: output,
                                                                           surrogate: h) { print($0) }
                 print("wrote \(written.count) figure(s) to \(output)/" + (h == nil ? " (no surrogate decoder h given: no h rows; train one with train-h)" : ""))

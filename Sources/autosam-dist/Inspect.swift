@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Training
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -62,15 +62,15 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        ThreadPolicy.apply(explicit: threads)
         do {
+            let context = try ThreadPolicy.context(explicit: threads)
             if let b = box {
                 let kind = SAMKind(rawValue: sam)!
-                let model = try SAM.load(kind, checkpoint: try PredictJobs.samCheckpoint(samCheckpoint, kind: kind))
+                let model = try SAM.load(kind, checkpoint: try PredictJobs.samCheckpoint(samCheckpoint, kind: kind), context: context)
                 let mask = try PredictJobs.box(image: images[0], box: try BoxPrompt.parse(b), sam: model, output: output)
                 print("wrote \(output) (\(mask.width)×\(mask.height), \(mask.foregroundCount) foreground pixels)")
             } else if let c = checkpoint {
-                let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint)
+                let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint, context: context)
                 let files = try ImageInputs.expand(images)
                 let written = try PredictJobs.autoSAM(images: files, model: trained.model, outputDir: output) { print($0) }
                 print("wrote \(written.count) mask(s) to \(output)/")

@@ -53,9 +53,8 @@ struct Train: ParsableCommand {
             var cfg = try TrainConfig.load(config)
             if let e = epochs { cfg.train.epochs = e }
             if let o = output { cfg.output.dir = o }
-            ThreadPolicy.apply(explicit: threads, announce: comm)
-            try ConvEngine.select(convEngine)
-            let trainer = try Trainer(config: cfg, comm: comm, resume: resume, maxSteps: maxSteps, trace: trace)
+            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine, announce: true)
+            let trainer = try Trainer(config: cfg, comm: comm, context: context, resume: resume, maxSteps: maxSteps, trace: trace)
             try trainer.run()
         } catch {
             // One rank failing must end the whole job, not leave the others waiting.

@@ -56,8 +56,7 @@ struct TrainH: ParsableCommand {
 
     func run() throws {
         do {
-            ThreadPolicy.apply(explicit: threads)
-            try ConvEngine.select(convEngine)
+            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine)
             var o = SurrogateOptions()
             o.iterations = iterations
             o.batchSize = batch
@@ -66,7 +65,7 @@ struct TrainH: ParsableCommand {
             o.seed = seed
             o.data = data
             o.output = output ?? ((checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent("h.ckpt")
-            try SurrogateTrainer(generatorCheckpoint: checkpoint, options: o).run()
+            try SurrogateTrainer(generatorCheckpoint: checkpoint, options: o, context: context).run()
         } catch {
             FileHandle.standardError.write(Data("autosam-dist train-h: error: \(error)\n".utf8))
             throw ExitCode(1)

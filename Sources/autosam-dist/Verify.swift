@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Network
+import Training
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,9 +40,8 @@ struct Verify: ParsableCommand {
         let passed: Bool
         do {
             let cfg = try TrainConfig.load(config)
-            ThreadPolicy.apply(explicit: threads, announce: comm)
-            try ConvEngine.select(convEngine)
-            passed = try DataParallelVerifier(config: cfg, comm: comm, tolerance: tolerance,
+            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine, announce: true)
+            passed = try DataParallelVerifier(config: cfg, comm: comm, context: context, tolerance: tolerance,
                                           gradientTolerance: gradientTolerance).run(steps: steps)
         } catch {
             FileHandle.standardError.write(Data("autosam-dist verify (rank \(comm.rank) of \(comm.size)): error: \(error)\n".utf8))

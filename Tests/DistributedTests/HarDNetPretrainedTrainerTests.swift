@@ -19,7 +19,7 @@ final class HarDNetPretrainedTrainerTests: XCTestCase {
         c.generator.backbone = "hardnet39ds"
         c.generator.pretrained = pretrained
         do {
-            _ = try Trainer(config: c, comm: SingleProcessCommunicator(), print: { _ in })
+            _ = try Trainer(config: c, comm: SingleProcessCommunicator(), context: TestContext.standard, print: { _ in })
             return nil
         } catch {
             return "\(error)"

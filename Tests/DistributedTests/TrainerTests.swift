@@ -36,11 +36,11 @@ final class TrainerTests: XCTestCase {
     /// Two epochs straight and one epoch + resume + one epoch end bit-identical.
     func testResumeContinuesExactly() throws {
         let comm = SingleProcessCommunicator()
-        let straight = try Trainer(config: config(epochs: 2, out: "a"), comm: comm, print: { _ in })
+        let straight = try Trainer(config: config(epochs: 2, out: "a"), comm: comm, context: TestContext.standard, print: { _ in })
         try straight.run()
-        let first = try Trainer(config: config(epochs: 1, out: "b"), comm: comm, print: { _ in })
+        let first = try Trainer(config: config(epochs: 1, out: "b"), comm: comm, context: TestContext.standard, print: { _ in })
         try first.run()
-        let resumed = try Trainer(config: config(epochs: 2, out: "b"), comm: comm, resume: dir + "/b/last.ckpt", print: { _ in })
+        let resumed = try Trainer(config: config(epochs: 2, out: "b"), comm: comm, context: TestContext.standard, resume: dir + "/b/last.ckpt", print: { _ in })
         XCTAssertEqual(resumed.epoch, 1)
         try resumed.run()
         let a = try TrainingCheckpoint.read(dir + "/a/last.ckpt"), b = try TrainingCheckpoint.read(dir + "/b/last.ckpt")
@@ -52,13 +52,13 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(a.adamV, b.adamV)
         XCTAssertNotEqual(a.parameters, first.checkpointParameters, "training moved the parameters")
         // The rebuilt model predicts exactly as the trainer's own.
-        let rebuilt = try TrainedModel.load(dir + "/a/last.ckpt")
+        let rebuilt = try TrainedModel.load(dir + "/a/last.ckpt", context: TestContext.standard)
         XCTAssertEqual(rebuilt.model.generator.store.values, a.parameters)
     }
 
     func testTruncatedCheckpointIsAClearError() throws {
         let comm = SingleProcessCommunicator()
-        let t = try Trainer(config: config(epochs: 1, out: "c"), comm: comm, print: { _ in })
+        let t = try Trainer(config: config(epochs: 1, out: "c"), comm: comm, context: TestContext.standard, print: { _ in })
         let path = dir + "/c.ckpt"
         try t.checkpoint().write(to: path)
         XCTAssertNoThrow(try TrainingCheckpoint.read(path))
@@ -68,10 +68,41 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue("\(e)".hasPrefix(path), "\(e)")
             XCTAssertTrue("\(e)".contains("truncated or corrupted"), "\(e)")
         }
-        XCTAssertThrowsError(try Trainer(config: config(epochs: 1, out: "d"), comm: comm, resume: path, print: { _ in })) { e in
+        XCTAssertThrowsError(try Trainer(config: config(epochs: 1, out: "d"), comm: comm, context: TestContext.standard, resume: path, print: { _ in })) { e in
             XCTAssertTrue("\(e)".contains(path), "\(e)")
         }
     }
+
+    /// A rank whose SyncBatchNorm all-reduce fails gets the error back from `run` (naming the
+    /// layer and the collective's message) instead of the process stopping, so the command can
+    /// say which rank failed and end the job.
+    func testFailedCollectiveIsAnErrorFromRun() throws {
+        let t = try Trainer(config: config(epochs: 1, out: "e"), comm: BrokenAllReduce(), context: TestContext.standard,
+                            print: { _ in })
+        XCTAssertThrowsError(try t.run()) { e in
+            guard let s = e as? SyncBatchNormError else { return XCTFail("not a SyncBatchNormError: \(e)") }
+            XCTAssertEqual(s.phase, "statistics")
+            XCTAssertEqual(s.layer, "backbone.base.0.norm")
+            XCTAssertTrue("\(e)".contains("MPI allreduce failed: link down"), "\(e)")
+        }
+    }
+}
+
+/// One rank whose Double all-reduce (what SyncBatchNorm sends) fails; everything else works.
+final class BrokenAllReduce: Communicator {
+    let inner = SingleProcessCommunicator()
+    var rank: Int { 0 }
+    var size: Int { 1 }
+    func allReduceSum(_ buffer: inout [Float]) throws {}
+    func allReduceSum(_ buffer: inout [Double]) throws {
+        throw CommunicatorError(operation: "allreduce", message: "link down")
+    }
+    func allReduceSum(_ buffer: inout [Int64]) throws {}
+    func allReduceMax(_ buffer: inout [Int64]) throws {}
+    func broadcast(_ buffer: inout [Float], root: Int) throws {}
+    func broadcast(bytes: inout [UInt8], root: Int) throws {}
+    func barrier() throws {}
+    func abort(code: Int32) -> Never { inner.abort(code: code) }
 }
 
 extension TrainerTests {
@@ -80,11 +111,11 @@ extension TrainerTests {
         let comm = SingleProcessCommunicator()
         var c = config(epochs: 2, out: "s")
         c.train.batchSize = 1
-        try Trainer(config: c, comm: comm, print: { _ in }).run()
+        try Trainer(config: c, comm: comm, context: TestContext.standard, print: { _ in }).run()
         c.output.dir = dir + "/t"
         c.output.checkpointEverySteps = 1
         c.output.keep = 2
-        let first = try Trainer(config: c, comm: comm, maxSteps: 3, print: { _ in })
+        let first = try Trainer(config: c, comm: comm, context: TestContext.standard, maxSteps: 3, print: { _ in })
         try first.run()
         XCTAssertEqual(first.step, 3)
         let store = CheckpointStore(directory: c.output.dir, keep: 2)
@@ -92,7 +123,7 @@ extension TrainerTests {
         let mid = try TrainingCheckpoint.read(store.stepPath(3))
         XCTAssertEqual(mid.header.position?.epoch, 0)
         XCTAssertEqual(mid.header.position?.batch, 3, "stopped after 3 of the epoch's 4 batches")
-        let resumed = try Trainer(config: c, comm: comm, resume: "auto", print: { _ in })
+        let resumed = try Trainer(config: c, comm: comm, context: TestContext.standard, resume: "auto", print: { _ in })
         XCTAssertEqual(resumed.step, 3)
         try resumed.run()
         let a = try TrainingCheckpoint.read(dir + "/s/last.ckpt"), b = try TrainingCheckpoint.read(dir + "/t/last.ckpt")
@@ -109,32 +140,32 @@ extension TrainerTests {
         let comm = SingleProcessCommunicator()
         var c = config(epochs: 1, out: "r")
         var lines: [String] = []
-        let fresh = try Trainer(config: c, comm: comm, resume: "auto", maxSteps: 1, print: { lines.append($0) })
+        let fresh = try Trainer(config: c, comm: comm, context: TestContext.standard, resume: "auto", maxSteps: 1, print: { lines.append($0) })
         XCTAssertTrue(lines.contains { $0.contains("no checkpoint") && $0.contains("starting fresh") }, "\(lines)")
         try fresh.run()
         let ck = CheckpointStore(directory: c.output.dir, keep: 3).stepPath(1)
         var changed = c
         changed.train.batchSize = 1
         changed.train.lr = 0.01
-        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, resume: ck, print: { _ in })) { e in
+        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
             XCTAssertTrue("\(e)".contains("train.batch_size: 2 in the checkpoint, 1 now"), "\(e)")
             XCTAssertTrue("\(e)".contains("train.lr: "), "\(e)")
         }
         changed = c
         changed.generator.backbone = "hardnet68"
-        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, resume: ck, print: { _ in })) { e in
+        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
             XCTAssertTrue("\(e)".contains("hardnet39ds") && "\(e)".contains("hardnet68"), "\(e)")
         }
         _ = try DemoDataGenerator(size: 96, seed: 4).write(to: dir + "/more", train: 5, test: 1)
         changed = c
         changed.data.train = dir + "/more/TrainDataset"
-        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, resume: ck, print: { _ in })) { e in
+        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
             XCTAssertTrue("\(e)".contains("training data: 4 pairs in the checkpoint, 5 now"), "\(e)")
         }
         // Keys that do not change the result may change.
         c.train.epochs = 3
         c.output.keep = 5
-        XCTAssertNoThrow(try Trainer(config: c, comm: comm, resume: ck, print: { _ in }))
+        XCTAssertNoThrow(try Trainer(config: c, comm: comm, context: TestContext.standard, resume: ck, print: { _ in }))
     }
 }
 

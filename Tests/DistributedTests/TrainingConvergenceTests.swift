@@ -24,7 +24,7 @@ final class TrainingConvergenceTests: XCTestCase {
         c.train.lr = 1e-3
         c.output.dir = dir + "/run"
         c.output.cache = dir + "/cache"
-        let t = try Trainer(config: c, comm: SingleProcessCommunicator(), print: { _ in })
+        let t = try Trainer(config: c, comm: SingleProcessCommunicator(), context: TestContext.standard, print: { _ in })
         XCTAssertEqual(t.validationSamples.count, 4)
         try t.run()
         let dice = t.history.compactMap { $0["val_dice"] }

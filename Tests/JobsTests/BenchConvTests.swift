@@ -2,16 +2,18 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import Network
+import Distributed
 
 /// `bench conv` times the shapes it records from the models: the recorder must see every
 /// convolution of a forward pass, and the CLI must print the JSON keys per measurement.
 final class BenchConvTests: XCTestCase {
-    func testRecorderSeesEveryConvolutionOfG() {
+    func testRecorderSeesEveryConvolutionOfG() throws {
         var rng = SeededRNG(seed: 3)
-        let g = PromptGenerator(variant: .hardnet39DS, rng: &rng)
-        ConvShapeRecorder.start()
-        _ = g.forward(Tensor(zeros: [1, 3, 64, 64]), training: false)
-        let shapes = ConvShapeRecorder.stop()
+        let recorder = RecordingConvBackend(wrapping: TestContext.standard.convolution)
+        let g = PromptGenerator(variant: .hardnet39DS, context: TestContext.standard.with(convolution: recorder), rng: &rng)
+        recorder.start()
+        _ = try g.forward(Tensor(zeros: [1, 3, 64, 64]), training: false)
+        let shapes = recorder.stop()
         // One call per convolution weight in g (every 4-d parameter is a convolution's).
         let convs = g.store.parameters.filter { $0.shape.count == 4 }
         XCTAssertEqual(shapes.map(\.calls).reduce(0, +), convs.count)
@@ -20,7 +22,7 @@ final class BenchConvTests: XCTestCase {
         let first = shapes[0].shape
         XCTAssertEqual([first.n, first.c, first.h, first.kh, first.stride], [1, 3, 64, 3, 2])
         XCTAssertTrue(shapes.contains { $0.shape.groups > 1 && $0.shape.groups == $0.shape.c }, "depthwise layers")
-        XCTAssertFalse(ConvShapeRecorder.isRecording)
+        XCTAssertFalse(recorder.isRecording)
     }
 
     func testJSONRowsCarryTheRequiredKeys() throws {

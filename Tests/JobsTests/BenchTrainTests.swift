@@ -9,9 +9,9 @@ import XCTest
 final class BenchTrainTests: XCTestCase {
     func testMeasurementRowsHaveRequiredKeysAndPositiveValues() throws {
         let checkpoint = try TestPaths.requireLiteMedSAM()
-        let threads = ThreadPolicy.apply(explicit: 1)
-        let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint)
-        let rows = TrainBenchmark.measure(sam: sam, .init(backbone: "hardnet39ds", batch: 1, threads: threads, repeats: 1))
+        let threads = ThreadPolicy.resolve(explicit: 1)
+        let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint, context: try ExecutionContext.make(threads: threads))
+        let rows = try TrainBenchmark.measure(sam: sam, .init(backbone: "hardnet39ds", batch: 1, threads: threads, repeats: 1))
         XCTAssertEqual(rows.compactMap { $0["name"] as? String }, ["train_step_cold", "train_step_warm", "g_forward_backward"])
         for r in rows {
             XCTAssertEqual(r["batch"] as? Int, 1)

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Training
+import TestSupport
 import XCTest
 @testable import Jobs
 
@@ -11,7 +12,7 @@ final class EvalTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try InferenceTestSupport.untrainedCheckpoint(at: dir + "/g.ckpt", cache: dir + "/cache")
         _ = try DemoDataGenerator(size: 80, seed: 1).write(to: dir + "/data", train: 1, test: 3)
-        let trained = try TrainedModel.load(dir + "/g.ckpt")
+        let trained = try TrainedModel.load(dir + "/g.ckpt", context: TestContext.standard)
         let report = try EvaluationRun.run(model: trained.model, samCheckpoint: trained.config.model.checkpoint,
                                            checkpointPath: dir + "/g.ckpt", roots: [dir + "/data/TestDataset"],
                                            skipBad: false, cacheDirectory: dir + "/cache", batchSize: 2)

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Network
 import Training
+import TestSupport
 import XCTest
 @testable import Jobs
 
@@ -12,12 +13,12 @@ final class FiguresTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try InferenceTestSupport.untrainedCheckpoint(at: dir + "/g.ckpt", cache: dir + "/cache")
         _ = try DemoDataGenerator(size: 64, seed: 2).write(to: dir + "/data", train: 1, test: 2)
-        let trained = try TrainedModel.load(dir + "/g.ckpt")
+        let trained = try TrainedModel.load(dir + "/g.ckpt", context: TestContext.standard)
         let samples = try SegmentationDataset.discover(dir + "/data/TestDataset").flatMap(\.samples)
         let maker = FigureMaker(model: trained.model)
         let image = try ImageDecoder.read(samples[0].imagePath)
         let gt = try MaskLoader.binary(samples[0].maskPath)
-        let p = maker.panels(image: image, groundTruth: gt)
+        let p = try maker.panels(image: image, groundTruth: gt)
         for m in [p.mz, p.samWithMz, p.samWithGroundTruth] {
             XCTAssertEqual([m.width, m.height], [64, 64])
             XCTAssertTrue(m.pixels.allSatisfy { $0 <= 1 })
@@ -25,9 +26,9 @@ final class FiguresTests: XCTestCase {
         // The mask prompt reaches SAM's decoder: different prompts give different low-res logits.
         // (Their masks are empty on LiteMedSAM, as in PyTorch: MedSAM was trained with box prompts
         // only and answers a mask-only prompt with logits below −13 everywhere.)
-        let e = maker.predictor.sam.encode(image)
-        let a = maker.predictor.sam.lowResLogits(e, maskPrompt: Tensor(shape: [1, 1, 256, 256], repeating: 10))
-        let b = maker.predictor.sam.lowResLogits(e, maskPrompt: Tensor(shape: [1, 1, 256, 256], repeating: -10))
+        let e = try maker.predictor.sam.encode(image)
+        let a = try maker.predictor.sam.lowResLogits(e, maskPrompt: Tensor(shape: [1, 1, 256, 256], repeating: 10))
+        let b = try maker.predictor.sam.lowResLogits(e, maskPrompt: Tensor(shape: [1, 1, 256, 256], repeating: -10))
         XCTAssertGreaterThan(zip(a.data, b.data).map { abs($0 - $1) }.max() ?? 0, 0.1)
         let files = try maker.write(samples: samples, count: 5, to: dir + "/out")
         XCTAssertEqual(files.count, 2, "no more panels than images")
@@ -43,9 +44,9 @@ final class FiguresTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try InferenceTestSupport.untrainedCheckpoint(at: dir + "/g.ckpt", cache: dir + "/cache")
         _ = try DemoDataGenerator(size: 64, seed: 4).write(to: dir + "/data", train: 1, test: 1)
-        let trained = try TrainedModel.load(dir + "/g.ckpt")
+        let trained = try TrainedModel.load(dir + "/g.ckpt", context: TestContext.standard)
         var rng = SeededRNG(seed: 1)
-        let h = SurrogateModel(config: trained.config, generator: trained.model.generator, decoder: SurrogateDecoder(rng: &rng))
+        let h = SurrogateModel(config: trained.config, generator: trained.model.generator, decoder: SurrogateDecoder(context: TestContext.standard, rng: &rng))
         let samples = try SegmentationDataset.discover(dir + "/data/TestDataset").flatMap(\.samples)
         let files = try FigureMaker(model: trained.model).write(samples: samples, count: 1, to: dir + "/out", surrogate: h)
         XCTAssertEqual(files.map { ($0 as NSString).lastPathComponent }.sorted(), ["hrow_demo_0000.png", "panels_demo_0000.png"])

@@ -16,7 +16,7 @@ enum InferenceTestSupport {
     static func liteMedSAM() throws -> SAM {
         if let s = cachedSAM { return s }
         _ = try TestPaths.requireLiteMedSAM()
-        let s = try SAM.load(.liteMedSAM, checkpoint: weightsPath)
+        let s = try SAM.load(.liteMedSAM, checkpoint: weightsPath, context: TestContext.standard)
         cachedSAM = s
         return s
     }
@@ -36,7 +36,7 @@ enum InferenceTestSupport {
         cfg.model.checkpoint = weightsPath
         cfg.output.cache = cache
         var rng = SeededRNG(seed: seed)
-        let g = PromptGenerator(variant: HarDNetVariant.named("hardnet39ds")!, rng: &rng)
+        let g = PromptGenerator(variant: HarDNetVariant.named("hardnet39ds")!, context: TestContext.standard, rng: &rng)
         let adam = Adam(parameterCount: g.store.count, lr: cfg.train.lr, weightDecay: cfg.train.weightDecay)
         try TrainingCheckpoint(generator: g, config: cfg, adam: adam, epoch: 0, step: 0, bestValidationDice: nil, history: [])
             .write(to: path)

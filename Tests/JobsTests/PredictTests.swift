@@ -100,7 +100,7 @@ final class PredictTests: XCTestCase {
         let gen = DemoDataGenerator(size: 96, seed: 3)
         try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
         for i in 0..<2 { try PNGCodec.write(gen.sample(index: UInt64(i)).0, to: dir + "/in/img_\(i).png") }
-        let trained = try TrainedModel.load(dir + "/g.ckpt")
+        let trained = try TrainedModel.load(dir + "/g.ckpt", context: TestContext.standard)
         let files = try ImageInputs.expand([dir + "/in"])
         XCTAssertEqual(files.count, 2)
         let written = try PredictJobs.autoSAM(images: files, model: trained.model, outputDir: dir + "/out")

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Training
+import TestSupport
 import XCTest
 @testable import Jobs
 @testable import Network
@@ -26,7 +27,7 @@ final class SurrogateTrainerTests: XCTestCase {
         cfg.data.validationFraction = 0.25
         cfg.loss.activation = .sigmoid
         var rng = SeededRNG(seed: seed)
-        let g = PromptGenerator(variant: .hardnet39DS, rng: &rng)
+        let g = PromptGenerator(variant: .hardnet39DS, context: TestContext.standard, rng: &rng)
         let adam = Adam(parameterCount: g.store.count)
         let path = dir + "/" + name
         try TrainingCheckpoint(generator: g, config: cfg, adam: adam, epoch: 1, step: 1, bestValidationDice: nil, history: [])
@@ -47,7 +48,7 @@ final class SurrogateTrainerTests: XCTestCase {
     func testTrainsSavesAndReloads() throws {
         let gPath = try writeGenerator()
         var lines: [String] = []
-        let t = try SurrogateTrainer(generatorCheckpoint: gPath, options: options(iterations: 8), print: { lines.append($0) })
+        let t = try SurrogateTrainer(generatorCheckpoint: gPath, options: options(iterations: 8), context: TestContext.standard, print: { lines.append($0) })
         XCTAssertEqual(t.trainSamples.count, 6)
         XCTAssertEqual(t.validationSamples.count, 2)
         XCTAssertEqual(t.effectiveBatch, 6)
@@ -75,7 +76,7 @@ final class SurrogateTrainerTests: XCTestCase {
         XCTAssertEqual(ck.adamM, t.adam.m)
         XCTAssertEqual(ck.adamV, t.adam.v)
         XCTAssertEqual(ck.header.generator?.path, gPath)
-        let m = try SurrogateModel.load(dir + "/out/h.ckpt")
+        let m = try SurrogateModel.load(dir + "/out/h.ckpt", context: TestContext.standard)
         XCTAssertEqual(m.decoder.store.values, t.model.decoder.store.values)
         XCTAssertEqual(m.decoder.store.parameters.map(\.name), ["conv1.weight", "conv1.bias", "norm1.weight", "norm1.bias",
                                                                 "conv2.weight", "conv2.bias", "norm2.weight", "norm2.bias",
@@ -87,40 +88,40 @@ final class SurrogateTrainerTests: XCTestCase {
         XCTAssertEqual(again.map(\.dice), scores.map(\.dice))
 
         // An h checkpoint is refused where a g checkpoint is expected, and vice versa.
-        XCTAssertThrowsError(try TrainedModel.loadGenerator(dir + "/out/h.ckpt")) {
+        XCTAssertThrowsError(try TrainedModel.loadGenerator(dir + "/out/h.ckpt", context: TestContext.standard)) {
             XCTAssertTrue("\($0)".contains("surrogate decoder h checkpoint"), "\($0)")
         }
-        XCTAssertThrowsError(try SurrogateModel.load(gPath)) {
+        XCTAssertThrowsError(try SurrogateModel.load(gPath, context: TestContext.standard)) {
             XCTAssertTrue("\($0)".contains("not a surrogate decoder h checkpoint"), "\($0)")
         }
         // A different g under the recorded path is detected.
         _ = try writeGenerator(seed: 2)
-        XCTAssertThrowsError(try SurrogateModel.load(dir + "/out/h.ckpt")) {
+        XCTAssertThrowsError(try SurrogateModel.load(dir + "/out/h.ckpt", context: TestContext.standard)) {
             XCTAssertTrue("\($0)".contains("not the one the h"), "\($0)")
         }
     }
 
     func testTruncatedCheckpointNamesTheFile() throws {
         let gPath = try writeGenerator()
-        let t = try SurrogateTrainer(generatorCheckpoint: gPath, options: options(iterations: 1), print: { _ in })
+        let t = try SurrogateTrainer(generatorCheckpoint: gPath, options: options(iterations: 1), context: TestContext.standard, print: { _ in })
         try t.step(t.nextBatch())
         let good = dir + "/h-good.ckpt", bad = dir + "/h-truncated.ckpt"
         try t.checkpoint().write(to: good)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
         try bytes.prefix(bytes.count - 1000).write(to: URL(fileURLWithPath: bad))
-        XCTAssertThrowsError(try SurrogateModel.load(bad)) { e in
+        XCTAssertThrowsError(try SurrogateModel.load(bad, context: TestContext.standard)) { e in
             let s = "\(e)"
             XCTAssertTrue(s.contains(bad), "error does not name the file: \(s)")
             XCTAssertTrue(s.contains("truncated"), s)
         }
-        XCTAssertNoThrow(try SurrogateModel.load(good))
+        XCTAssertNoThrow(try SurrogateModel.load(good, context: TestContext.standard))
     }
 
     func testBatchesCoverTheTrainingSetEvenly() throws {
         let gPath = try writeGenerator()
         var o = options(iterations: 1)
         o.batchSize = 4
-        let t = try SurrogateTrainer(generatorCheckpoint: gPath, options: o, print: { _ in })
+        let t = try SurrogateTrainer(generatorCheckpoint: gPath, options: o, context: TestContext.standard, print: { _ in })
         var counts = [Int](repeating: 0, count: t.trainSamples.count)
         for _ in 0..<3 {
             let b = t.nextBatch()
@@ -132,16 +133,16 @@ final class SurrogateTrainerTests: XCTestCase {
     }
 
     /// The parameter-only backward used for a frozen g gives exactly backward's gradients.
-    func testParameterOnlyBackwardMatchesFullBackward() {
+    func testParameterOnlyBackwardMatchesFullBackward() throws {
         var rng = SeededRNG(seed: 5)
-        let h = SurrogateDecoder(inChannels: 8, rng: &rng)
+        let h = SurrogateDecoder(inChannels: 8, context: TestContext.standard, rng: &rng)
         let z = Tensor.uniform([2, 8, 6, 6], rng: &rng, lo: -1, hi: 1)
-        let (y, c) = h.forward(z)
+        let (y, c) = try h.forward(z)
         let dy = Tensor.uniform(y.shape, rng: &rng, lo: -1, hi: 1)
-        h.backward(dy, c)
+        try h.backward(dy, c)
         let full = h.store.grads
         h.store.zeroGrads()
-        h.backwardParameters(dy, c)
+        try h.backwardParameters(dy, c)
         XCTAssertEqual(h.store.grads, full)
         XCTAssertTrue(full.contains { $0 != 0 })
     }

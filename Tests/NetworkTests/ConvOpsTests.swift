@@ -7,9 +7,6 @@ import XCTest
 /// These check the reference engine (the im2col block sizes are its own); OneDNNConvTests holds
 /// the oneDNN engine to this one.
 final class ConvOpsTests: XCTestCase {
-    private var savedEngine: ConvEngine = .reference
-    override func setUp() { savedEngine = ConvEngine.current; ConvEngine.current = .reference }
-    override func tearDown() { ConvEngine.current = savedEngine }
 
     // MARK: helpers
 
@@ -101,29 +98,26 @@ final class ConvOpsTests: XCTestCase {
         XCTAssertLessThanOrEqual(err, 1e-2, "\(msg): gradient relative error \(err)", file: file, line: line)
     }
 
-    /// Runs `body` with the default im2col block size and with one so small every block is one row.
-    func withBlockSizes(_ body: (String) -> Void) {
-        let saved = ConvKernels.columnBudget
-        defer { ConvKernels.columnBudget = saved }
-        body("default blocks")
-        ConvKernels.columnBudget = 1
-        body("1-row blocks")
-        ConvKernels.columnBudget = 40
-        body("small blocks")
+    /// Runs `body` on the reference engine with the default im2col block size and with one so
+    /// small every block is one row.
+    func withBlockSizes(_ body: (String, ReferenceConvBackend) -> Void) {
+        body("default blocks", ReferenceConvBackend())
+        body("1-row blocks", ReferenceConvBackend(columnBudget: 1))
+        body("small blocks", ReferenceConvBackend(columnBudget: 40))
     }
 
     // MARK: Conv2D
 
     func testConv2DForwardMatchesNaive() {
         var rng = SeededRNG(seed: 1)
-        withBlockSizes { blocks in
+        withBlockSizes { blocks, backend in
             for cs in Self.convCases {
                 let x = Tensor.randn([cs.n, cs.c, cs.h, cs.w], rng: &rng)
                 let w = Tensor.randn([cs.k, cs.c / cs.g.groups, cs.kh, cs.kw], rng: &rng)
                 let b = Tensor.randn([cs.k], rng: &rng)
-                assertClose(Conv2D.forward(x, weight: w, bias: b, cs.g), Self.naiveConv(x, w, b, cs.g),
+                assertClose(try! Conv2D.forward(x, weight: w, bias: b, cs.g, backend: backend), Self.naiveConv(x, w, b, cs.g),
                             tol: 1e-5, "\(cs.name), \(blocks)")
-                assertClose(Conv2D.forward(x, weight: w, bias: nil, cs.g), Self.naiveConv(x, w, nil, cs.g),
+                assertClose(try! Conv2D.forward(x, weight: w, bias: nil, cs.g, backend: backend), Self.naiveConv(x, w, nil, cs.g),
                             tol: 1e-5, "\(cs.name) no bias, \(blocks)")
             }
         }
@@ -135,28 +129,26 @@ final class ConvOpsTests: XCTestCase {
         let x = Tensor.randn([1, 16, 24, 20], rng: &rng)
         for g in [Conv2DGeometry(padding: 1), Conv2DGeometry(stride: 2, padding: 1, groups: 4)] {
             let w = Tensor.randn([8, 16 / g.groups, 3, 3], rng: &rng)
-            let saved = ConvKernels.columnBudget
-            ConvKernels.columnBudget = 16 * 9 * 20 * 5 / g.groups   // ~5 rows per block, ragged last block
-            assertClose(Conv2D.forward(x, weight: w, bias: nil, g), Self.naiveConv(x, w, nil, g), tol: 1e-5, "\(g)")
-            ConvKernels.columnBudget = saved
+            let backend = ReferenceConvBackend(columnBudget: 16 * 9 * 20 * 5 / g.groups)   // ~5 rows per block, ragged last block
+            assertClose(try! Conv2D.forward(x, weight: w, bias: nil, g, backend: backend), Self.naiveConv(x, w, nil, g), tol: 1e-5, "\(g)")
         }
     }
 
     func testConv2DGradients() {
         var rng = SeededRNG(seed: 3)
-        withBlockSizes { blocks in
+        withBlockSizes { blocks, backend in
             for cs in Self.convCases {
                 let x = Tensor.randn([cs.n, cs.c, cs.h, cs.w], rng: &rng)
                 let w = Tensor.randn([cs.k, cs.c / cs.g.groups, cs.kh, cs.kw], rng: &rng, scale: 0.5)
                 let b = Tensor.randn([cs.k], rng: &rng)
-                let y = Conv2D.forward(x, weight: w, bias: b, cs.g)
+                let y = try! Conv2D.forward(x, weight: w, bias: b, cs.g, backend: backend)
                 let proj = GradCheck.projection(for: y.shape)
-                let gr = Conv2D.backward(proj, input: x, weight: w, cs.g)
+                let gr = try! Conv2D.backward(proj, input: x, weight: w, cs.g, backend: backend)
                 let msg = "\(cs.name), \(blocks)"
-                checkGrad(x, analytic: gr.dx, proj: proj, "\(msg) dx") { Conv2D.forward($0, weight: w, bias: b, cs.g) }
-                checkGrad(w, analytic: gr.dWeight, proj: proj, "\(msg) dW") { Conv2D.forward(x, weight: $0, bias: b, cs.g) }
-                checkGrad(b, analytic: gr.dBias, proj: proj, "\(msg) db") { Conv2D.forward(x, weight: w, bias: $0, cs.g) }
-                let noDx = Conv2D.backward(proj, input: x, weight: w, cs.g, needInputGrad: false)
+                checkGrad(x, analytic: gr.dx, proj: proj, "\(msg) dx") { try! Conv2D.forward($0, weight: w, bias: b, cs.g, backend: backend) }
+                checkGrad(w, analytic: gr.dWeight, proj: proj, "\(msg) dW") { try! Conv2D.forward(x, weight: $0, bias: b, cs.g, backend: backend) }
+                checkGrad(b, analytic: gr.dBias, proj: proj, "\(msg) db") { try! Conv2D.forward(x, weight: w, bias: $0, cs.g, backend: backend) }
+                let noDx = try! Conv2D.backward(proj, input: x, weight: w, cs.g, needInputGrad: false, backend: backend)
                 XCTAssertNil(noDx.dx)
                 XCTAssertEqual(noDx.dWeight, gr.dWeight, msg)
                 XCTAssertEqual(noDx.dBias, gr.dBias, msg)
@@ -197,12 +189,12 @@ final class ConvOpsTests: XCTestCase {
 
     func testConvTranspose2DForwardMatchesNaive() {
         var rng = SeededRNG(seed: 4)
-        withBlockSizes { blocks in
+        withBlockSizes { blocks, backend in
             for cs in Self.convTCases {
                 let x = Tensor.randn([cs.n, cs.cin, cs.h, cs.w], rng: &rng)
                 let w = Tensor.randn([cs.cin, cs.coutg, cs.kh, cs.kw], rng: &rng)
                 let b = Tensor.randn([cs.coutg * cs.g.groups], rng: &rng)
-                assertClose(ConvTranspose2D.forward(x, weight: w, bias: b, cs.g), Self.naiveConvT(x, w, b, cs.g),
+                assertClose(try! ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, backend: backend), Self.naiveConvT(x, w, b, cs.g),
                             tol: 1e-5, "\(cs.name), \(blocks)")
             }
         }
@@ -210,19 +202,19 @@ final class ConvOpsTests: XCTestCase {
 
     func testConvTranspose2DGradients() {
         var rng = SeededRNG(seed: 5)
-        withBlockSizes { blocks in
+        withBlockSizes { blocks, backend in
             for cs in Self.convTCases {
                 let x = Tensor.randn([cs.n, cs.cin, cs.h, cs.w], rng: &rng)
                 let w = Tensor.randn([cs.cin, cs.coutg, cs.kh, cs.kw], rng: &rng, scale: 0.5)
                 let b = Tensor.randn([cs.coutg * cs.g.groups], rng: &rng)
-                let y = ConvTranspose2D.forward(x, weight: w, bias: b, cs.g)
+                let y = try! ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, backend: backend)
                 let proj = GradCheck.projection(for: y.shape)
-                let gr = ConvTranspose2D.backward(proj, input: x, weight: w, cs.g)
+                let gr = try! ConvTranspose2D.backward(proj, input: x, weight: w, cs.g, backend: backend)
                 let msg = "\(cs.name), \(blocks)"
-                checkGrad(x, analytic: gr.dx, proj: proj, "\(msg) dx") { ConvTranspose2D.forward($0, weight: w, bias: b, cs.g) }
-                checkGrad(w, analytic: gr.dWeight, proj: proj, "\(msg) dW") { ConvTranspose2D.forward(x, weight: $0, bias: b, cs.g) }
-                checkGrad(b, analytic: gr.dBias, proj: proj, "\(msg) db") { ConvTranspose2D.forward(x, weight: w, bias: $0, cs.g) }
-                XCTAssertNil(ConvTranspose2D.backward(proj, input: x, weight: w, cs.g, needInputGrad: false).dx)
+                checkGrad(x, analytic: gr.dx, proj: proj, "\(msg) dx") { try! ConvTranspose2D.forward($0, weight: w, bias: b, cs.g, backend: backend) }
+                checkGrad(w, analytic: gr.dWeight, proj: proj, "\(msg) dW") { try! ConvTranspose2D.forward(x, weight: $0, bias: b, cs.g, backend: backend) }
+                checkGrad(b, analytic: gr.dBias, proj: proj, "\(msg) db") { try! ConvTranspose2D.forward(x, weight: w, bias: $0, cs.g, backend: backend) }
+                XCTAssertNil(try! ConvTranspose2D.backward(proj, input: x, weight: w, cs.g, needInputGrad: false, backend: backend).dx)
             }
         }
     }

@@ -16,14 +16,17 @@ final class ConvParityTests: XCTestCase {
         XCTAssertLessThanOrEqual(err, tol, "\(f.name).\(key): max relative error \(err)", file: file, line: line)
     }
 
+    /// The engine the command line would pick (oneDNN where libdnnl loads).
+    let backend = TestContexts.standard.convolution
+
     func testConv2D() throws {
         for name in ["conv2d_3x3_pad1", "conv2d_stride2_dil2", "conv2d_groups2", "conv2d_depthwise", "conv2d_1x1_nobias"] {
             let f = try Fixture(name)
             let g = Conv2DGeometry(stride: f.int("stride"), padding: f.int("padding"),
                                    dilation: f.int("dilation"), groups: f.int("groups"))
             let bias: Tensor? = f.bool("bias") ? f["b"] : nil
-            check(Conv2D.forward(f["x"], weight: f["w"], bias: bias, g), f, "y")
-            let gr = Conv2D.backward(f["dy"], input: f["x"], weight: f["w"], g)
+            check(try Conv2D.forward(f["x"], weight: f["w"], bias: bias, g, backend: backend), f, "y")
+            let gr = try Conv2D.backward(f["dy"], input: f["x"], weight: f["w"], g, backend: backend)
             check(gr.dx, f, "dx")
             check(gr.dWeight, f, "dw")
             check(gr.dBias, f, "db")
@@ -36,8 +39,8 @@ final class ConvParityTests: XCTestCase {
             let g = ConvTranspose2DGeometry(stride: f.int("stride"), padding: f.int("padding"),
                                             outputPadding: f.int("output_padding"), dilation: f.int("dilation"),
                                             groups: f.int("groups"))
-            check(ConvTranspose2D.forward(f["x"], weight: f["w"], bias: f["b"], g), f, "y")
-            let gr = ConvTranspose2D.backward(f["dy"], input: f["x"], weight: f["w"], g)
+            check(try ConvTranspose2D.forward(f["x"], weight: f["w"], bias: f["b"], g, backend: backend), f, "y")
+            let gr = try ConvTranspose2D.backward(f["dy"], input: f["x"], weight: f["w"], g, backend: backend)
             check(gr.dx, f, "dx")
             check(gr.dWeight, f, "dw")
             check(gr.dBias, f, "db")

@@ -50,7 +50,7 @@ final class HarDNetPretrainedTests: XCTestCase {
                                              Self.ints(cfg["transition"]), Self.ints(cfg["downsample"])))
 
         var rng = SeededRNG(seed: 0)
-        let g = PromptGenerator(variant: v, rng: &rng)
+        let g = PromptGenerator(variant: v, context: TestContexts.standard, rng: &rng)
         XCTAssertEqual(g.backbone.stageIndices, Self.ints(meta["taps"]))
         let before = Self.state(g)
         let ckpt = try TorchCheckpoint(path: Self.path("hardnet_\(name)_imagenet"))
@@ -75,12 +75,12 @@ final class HarDNetPretrainedTests: XCTestCase {
         }
 
         // Eval mode: the running statistics as well as the weights must have landed in place.
-        let stages = g.backbone.forward(analyticImage(2, 3, 64, 64), training: false).stages
+        let stages = try g.backbone.forward(analyticImage(2, 3, 64, 64), training: false).stages
         XCTAssertEqual(stages.count, 3)
         let torch32 = (meta["torch_f32_rel_err"] as! [NSNumber]).map(\.floatValue)
         for (i, s) in [4, 8, 16].enumerated() where i < stages.count {
             let err = fx.relativeError("\(name)/x\(s)", stages[i])
-            print("hardnet pretrained \(name) x\(s) (\(ConvEngine.current)): max|Δ|/max|ref| \(err) (PyTorch float32: \(torch32[i]))")
+            print("hardnet pretrained \(name) x\(s) (\(g.context.convolution.engineName)): max|Δ|/max|ref| \(err) (PyTorch float32: \(torch32[i]))")
             XCTAssertLessThan(err, 1e-4, "\(name) stride-\(s) stage")
         }
     }
@@ -90,7 +90,7 @@ final class HarDNetPretrainedTests: XCTestCase {
     private func expectRefusal(_ file: String, naming names: [String], _ check: (StateDictMismatchError) -> Void,
                                line: UInt = #line) throws {
         var rng = SeededRNG(seed: 0)
-        let g = PromptGenerator(variant: Self.tiny, rng: &rng)
+        let g = PromptGenerator(variant: Self.tiny, context: TestContexts.standard, rng: &rng)
         let before = Self.state(g), path = try Self.path(file)
         do {
             try g.load(TorchCheckpoint(path: path), layout: .hardnetBackbone)

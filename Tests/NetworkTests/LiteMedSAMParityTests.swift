@@ -8,43 +8,33 @@ import XCTest
 /// sample), required ≤ 1e-4. Skipped when weights/lite_medsam.pth is absent
 /// (Launch/fetch-weights.sh puts it there).
 final class LiteMedSAMParityTests: XCTestCase {
-    nonisolated(unsafe) static var cached: SAM?
-
     static var weightsPath: String { TestPaths.liteMedSAMWeights }
 
-    func model() throws -> SAM {
-        if let m = Self.cached { return m }
-        guard FileManager.default.fileExists(atPath: Self.weightsPath) else {
-            throw XCTSkip("weights/lite_medsam.pth not present; run Launch/fetch-weights.sh")
-        }
-        let m = try SAM.load(.liteMedSAM, checkpoint: Self.weightsPath)
-        Self.cached = m
-        return m
-    }
+    func model() throws -> SAM { try TestContexts.liteMedSAM() }
 
     func testEncoderPromptEncoderAndDecoder() throws {
         let sam = try model()
         let fx = try BinaryFixture("lite_medsam")
         let tol: Float = 1e-4
-        let emb = sam.imageEncoder(analyticImage(1, 3, 256, 256))
+        let emb = try sam.imageEncoder(analyticImage(1, 3, 256, 256))
         XCTAssertLessThan(fx.relativeError("embedding", emb), tol)
         XCTAssertLessThan(fx.relativeError("dense_pe", sam.densePE), tol)
 
         let box = Tensor(shape: [1, 4], data: [40, 60, 180, 200])
-        let (sparseBox, denseNone) = sam.promptEncoder(boxes: box)
+        let (sparseBox, denseNone) = try sam.promptEncoder(boxes: box)
         XCTAssertLessThan(fx.relativeError("sparse_box", sparseBox), tol)
         XCTAssertLessThan(fx.relativeError("dense_none", denseNone), tol)
-        let (sparsePts, _) = sam.promptEncoder(points: (Tensor(shape: [1, 2, 2], data: [100, 120, 30, 40]), [[1, 0]]))
+        let (sparsePts, _) = try sam.promptEncoder(points: (Tensor(shape: [1, 2, 2], data: [100, 120, 30, 40]), [[1, 0]]))
         XCTAssertLessThan(fx.relativeError("sparse_points", sparsePts), tol)
         var maskIn = analyticImage(1, 1, 256, 256, phase: 1)
         maskIn = Elementwise.scale(maskIn, 4)
-        XCTAssertLessThan(fx.relativeError("dense_mask", sam.promptEncoder(masks: maskIn).1), tol)
+        XCTAssertLessThan(fx.relativeError("dense_mask", try sam.promptEncoder(masks: maskIn).1), tol)
 
-        let single = sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparseBox,
+        let single = try sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparseBox,
                                              dense: denseNone, multimaskOutput: false).0
         XCTAssertLessThan(fx.relativeError("lowres_single", single.masks), tol)
         XCTAssertLessThan(fx.relativeError("iou_single", single.iou), tol)
-        let multi = sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparseBox,
+        let multi = try sam.maskDecoder.forward(imageEmbedding: emb, imagePE: sam.densePE, sparse: sparseBox,
                                             dense: denseNone, multimaskOutput: true).0
         XCTAssertLessThan(fx.relativeError("lowres_multi", multi.masks), tol)
         XCTAssertLessThan(fx.relativeError("iou_multi", multi.iou), tol)
@@ -52,7 +42,7 @@ final class LiteMedSAMParityTests: XCTestCase {
         // AutoSAM's path: batch 2, empty sparse prompt, dense = Z; BCE+Dice and dLoss/dZ.
         let emb2 = Shape.concat([emb, flipLastAxis(emb)], axis: 0)
         let z = Elementwise.scale(analyticImage(2, 256, 64, 64, phase: 2), 0.5)
-        let (out, cache) = sam.maskDecoder.forward(imageEmbedding: emb2, imagePE: sam.densePE,
+        let (out, cache) = try sam.maskDecoder.forward(imageEmbedding: emb2, imagePE: sam.densePE,
                                                    sparse: Tensor(zeros: [1, 0, 256]), dense: z, multimaskOutput: false)
         XCTAssertLessThan(fx.relativeError("lowres_z", out.masks), tol)
         XCTAssertLessThan(fx.relativeError("iou_z", out.iou), tol)
@@ -60,7 +50,7 @@ final class LiteMedSAMParityTests: XCTestCase {
         let gt = Tensor(shape: gtRaw.shape, data: gtRaw.data.map { $0 > 0.3 ? 1 : 0 })
         let loss = SegmentationLoss.bceDice(logits: out.masks, target: gt)
         XCTAssertEqual(Float(loss.loss), fx.scalar("loss_z"), accuracy: 1e-5 * abs(fx.scalar("loss_z")))
-        let dz = sam.maskDecoder.backwardDense(dMasks: loss.gradient, cache)
+        let dz = try sam.maskDecoder.backwardDense(dMasks: loss.gradient, cache)
         XCTAssertLessThan(fx.relativeError("grad_z", dz), tol)
     }
 
@@ -73,7 +63,8 @@ final class LiteMedSAMParityTests: XCTestCase {
         tensors.removeValue(forKey: "mask_decoder.iou_token.weight")
         tensors["mask_decoder.extra.weight"] = Tensor(zeros: [3])
         tensors["prompt_encoder.no_mask_embed.weight"] = Tensor(zeros: [1, 255])
-        XCTAssertThrowsError(try SAM.build(.liteMedSAM, from: InMemoryTensors(tensors), origin: "edited.pth")) { e in
+        XCTAssertThrowsError(try SAM.build(.liteMedSAM, from: InMemoryTensors(tensors), origin: "edited.pth",
+                                           context: TestContexts.standard)) { e in
             let s = "\(e)"
             XCTAssertTrue(s.contains("missing mask_decoder.iou_token.weight"), s)
             XCTAssertTrue(s.contains("unexpected mask_decoder.extra.weight"), s)

@@ -6,11 +6,15 @@ import XCTest
 /// whole tensor (`maxRelativeError`), must be ≤ 1e-4.
 final class OneDNNConvTests: XCTestCase {
     let tol: Float = 1e-4
+    let ref = ReferenceConvBackend()
+    /// A backend of this test's own (Winograd as AUTOSAM_CONV_WINOGRAD says, default on).
+    var dnn: OneDNNConvBackend!
 
     override func setUpWithError() throws {
         guard ConvEngine.isOneDNNAvailable else {
             throw XCTSkip("libdnnl (libdnnl-dev) cannot be loaded on this machine")
         }
+        dnn = try OneDNNConvBackend(winograd: ExecutionContext.environmentAllowsWinograd())
     }
 
     func close(_ a: Tensor?, _ b: Tensor?, _ msg: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -61,24 +65,24 @@ final class OneDNNConvTests: XCTestCase {
         return cases
     }
 
-    func testConv2DMatchesReference() {
+    func testConv2DMatchesReference() throws {
         var rng = SeededRNG(seed: 5)
         for cs in conv2DCases() {
             let msg = "x [\(cs.n),\(cs.c),\(cs.h),\(cs.w)] k \(cs.k) \(cs.kh)×\(cs.kw) \(cs.g)"
             let x = Tensor.randn([cs.n, cs.c, cs.h, cs.w], rng: &rng)
             let w = Tensor.randn([cs.k, cs.c / cs.g.groups, cs.kh, cs.kw], rng: &rng)
             let b = Tensor.randn([cs.k], rng: &rng)
-            let yRef = Conv2D.forward(x, weight: w, bias: b, cs.g, engine: .reference)
-            close(Conv2D.forward(x, weight: w, bias: b, cs.g, engine: .onednn), yRef, "\(msg) forward")
-            close(Conv2D.forward(x, weight: w, bias: nil, cs.g, engine: .onednn),
-                  Conv2D.forward(x, weight: w, bias: nil, cs.g, engine: .reference), "\(msg) forward, no bias")
+            let yRef = try Conv2D.forward(x, weight: w, bias: b, cs.g, backend: ref)
+            close(try Conv2D.forward(x, weight: w, bias: b, cs.g, backend: dnn), yRef, "\(msg) forward")
+            close(try Conv2D.forward(x, weight: w, bias: nil, cs.g, backend: dnn),
+                  try Conv2D.forward(x, weight: w, bias: nil, cs.g, backend: ref), "\(msg) forward, no bias")
             let dy = Tensor.randn(yRef.shape, rng: &rng)
-            let ref = Conv2D.backward(dy, input: x, weight: w, cs.g, engine: .reference)
-            let got = Conv2D.backward(dy, input: x, weight: w, cs.g, engine: .onednn)
+            let ref = try Conv2D.backward(dy, input: x, weight: w, cs.g, backend: ref)
+            let got = try Conv2D.backward(dy, input: x, weight: w, cs.g, backend: dnn)
             close(got.dx, ref.dx, "\(msg) backward data")
             close(got.dWeight, ref.dWeight, "\(msg) backward weights")
             close(got.dBias, ref.dBias, "\(msg) backward bias")
-            XCTAssertNil(Conv2D.backward(dy, input: x, weight: w, cs.g, needInputGrad: false, engine: .onednn).dx)
+            XCTAssertNil(try Conv2D.backward(dy, input: x, weight: w, cs.g, needInputGrad: false, backend: dnn).dx)
         }
     }
 
@@ -87,7 +91,7 @@ final class OneDNNConvTests: XCTestCase {
         var g: ConvTranspose2DGeometry
     }
 
-    func testConvTranspose2DMatchesReference() {
+    func testConvTranspose2DMatchesReference() throws {
         let cases: [TCase] = [
             TCase(n: 2, cin: 6, h: 7, w: 5, coutg: 4, kh: 3, kw: 3, g: .init(stride: 2, padding: 1, outputPadding: 1)),
             TCase(n: 2, cin: 8, h: 5, w: 7, coutg: 3, kh: 2, kw: 2, g: .init(stride: 2)),
@@ -108,11 +112,11 @@ final class OneDNNConvTests: XCTestCase {
             let x = Tensor.randn([cs.n, cs.cin, cs.h, cs.w], rng: &rng)
             let w = Tensor.randn([cs.cin, cs.coutg, cs.kh, cs.kw], rng: &rng)
             let b = Tensor.randn([cs.coutg * cs.g.groups], rng: &rng)
-            let yRef = ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, engine: .reference)
-            close(ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, engine: .onednn), yRef, "\(msg) forward")
+            let yRef = try ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, backend: ref)
+            close(try ConvTranspose2D.forward(x, weight: w, bias: b, cs.g, backend: dnn), yRef, "\(msg) forward")
             let dy = Tensor.randn(yRef.shape, rng: &rng)
-            let ref = ConvTranspose2D.backward(dy, input: x, weight: w, cs.g, engine: .reference)
-            let got = ConvTranspose2D.backward(dy, input: x, weight: w, cs.g, engine: .onednn)
+            let ref = try ConvTranspose2D.backward(dy, input: x, weight: w, cs.g, backend: ref)
+            let got = try ConvTranspose2D.backward(dy, input: x, weight: w, cs.g, backend: dnn)
             close(got.dx, ref.dx, "\(msg) backward data")
             close(got.dWeight, ref.dWeight, "\(msg) backward weights")
             close(got.dBias, ref.dBias, "\(msg) backward bias")
@@ -123,26 +127,24 @@ final class OneDNNConvTests: XCTestCase {
     /// the CPU has oneDNN's AVX-512 kernels (and must, there), backward-weights stays direct;
     /// all three agree with the reference to the same 1e-4. With Winograd off, all are direct.
     func testWinogradWhereItAppliesAndMatchesReference() throws {
-        let saved = ConvEngine.winograd
-        defer { ConvEngine.winograd = saved }
         let avx512 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
         var rng = SeededRNG(seed: 9)
         let cases: [(n: Int, c: Int, k: Int, hw: Int)] = [(2, 412, 138, 8), (10, 48, 24, 16), (3, 96, 64, 21)]
         for allow in [true, false] {
-            ConvEngine.winograd = allow
+            let dnn = try OneDNNConvBackend(winograd: allow)
             for (n, c, k, hw) in cases {
                 let msg = "x [\(n),\(c),\(hw),\(hw)] → \(k), Winograd \(allow ? "allowed" : "off")"
                 let x = Tensor.randn([n, c, hw, hw], rng: &rng)
                 let w = Tensor.uniform([k, c, 3, 3], rng: &rng, lo: -0.05, hi: 0.05)
                 let g = Conv2DGeometry(padding: 1)
-                let yRef = Conv2D.forward(x, weight: w, bias: nil, g, engine: .reference)
-                close(Conv2D.forward(x, weight: w, bias: nil, g, engine: .onednn), yRef, "\(msg) forward")
+                let yRef = try Conv2D.forward(x, weight: w, bias: nil, g, backend: ref)
+                close(try Conv2D.forward(x, weight: w, bias: nil, g, backend: dnn), yRef, "\(msg) forward")
                 let dy = Tensor.randn(yRef.shape, rng: &rng)
-                let ref = Conv2D.backward(dy, input: x, weight: w, g, engine: .reference)
-                let got = Conv2D.backward(dy, input: x, weight: w, g, engine: .onednn)
+                let ref = try Conv2D.backward(dy, input: x, weight: w, g, backend: ref)
+                let got = try Conv2D.backward(dy, input: x, weight: w, g, backend: dnn)
                 close(got.dx, ref.dx, "\(msg) backward data")
                 close(got.dWeight, ref.dWeight, "\(msg) backward weights")
-                let algs = OneDNNConv.shared.algorithms.filter {
+                let algs = dnn.algorithms.filter {
                     $0.key.n == n && $0.key.c == c && $0.key.k == k && $0.key.h == hw && $0.key.winograd == allow
                         && $0.key.activation == .none
                 }
@@ -157,41 +159,44 @@ final class OneDNNConvTests: XCTestCase {
 
     /// Activations fused as oneDNN post-ops against the reference engine's separate pass, on
     /// outputs that cross 0 and 6.
-    func testFusedActivationsMatchReference() {
+    func testFusedActivationsMatchReference() throws {
         var rng = SeededRNG(seed: 10)
         let x = Tensor.uniform([2, 12, 9, 9], rng: &rng, lo: -3, hi: 3)
         let w = Tensor.uniform([16, 12, 3, 3], rng: &rng, lo: -0.5, hi: 0.5)
         let b = Tensor.uniform([16], rng: &rng, lo: -1, hi: 1)
         for g in [Conv2DGeometry(padding: 1), Conv2DGeometry(stride: 2, padding: 1)] {
-            let plain = Conv2D.forward(x, weight: w, bias: b, g, engine: .reference)
+            let plain = try Conv2D.forward(x, weight: w, bias: b, g, backend: ref)
             XCTAssertTrue(plain.data.contains { $0 > 6 } && plain.data.contains { $0 < 0 }, "outputs must cross 0 and 6")
             for act in [ConvActivation.relu, .relu6, .leakyReLU(slope: 0.01)] {
-                let ref = Conv2D.forward(x, weight: w, bias: b, g, activation: act, engine: .reference)
+                let ref = try Conv2D.forward(x, weight: w, bias: b, g, activation: act, backend: ref)
                 XCTAssertNotEqual(ref, plain, "\(act) changed nothing")
-                close(Conv2D.forward(x, weight: w, bias: b, g, activation: act, engine: .onednn), ref, "\(act) \(g)")
+                close(try Conv2D.forward(x, weight: w, bias: b, g, activation: act, backend: dnn), ref, "\(act) \(g)")
             }
         }
     }
 
-    func testPlansAreReusedPerShape() {
+    func testPlansAreReusedPerShape() throws {
         var rng = SeededRNG(seed: 8)
         let x = Tensor.randn([1, 3, 9, 9], rng: &rng)
         let w = Tensor.randn([4, 3, 3, 3], rng: &rng)
         let g = Conv2DGeometry(stride: 2, padding: 1)
-        let first = Conv2D.forward(x, weight: w, bias: nil, g, engine: .onednn)
-        let before = OneDNNConv.shared.planCount
-        for _ in 0..<3 { XCTAssertEqual(Conv2D.forward(x, weight: w, bias: nil, g, engine: .onednn), first) }
-        XCTAssertEqual(OneDNNConv.shared.planCount, before)
+        let first = try Conv2D.forward(x, weight: w, bias: nil, g, backend: dnn)
+        let before = dnn.planCount
+        for _ in 0..<3 { XCTAssertEqual(try Conv2D.forward(x, weight: w, bias: nil, g, backend: dnn), first) }
+        XCTAssertEqual(dnn.planCount, before)
     }
 
     func testEngineSelection() throws {
-        let saved = ConvEngine.current
-        defer { ConvEngine.current = saved }
-        XCTAssertEqual(try ConvEngine.select("reference"), .reference)
-        XCTAssertEqual(ConvEngine.current, .reference)
-        XCTAssertEqual(try ConvEngine.select("onednn"), .onednn)
-        XCTAssertEqual(try ConvEngine.select("auto"), .onednn)
-        XCTAssertThrowsError(try ConvEngine.select("winograd"))
+        XCTAssertEqual(try ConvEngine.resolve("reference"), .reference)
+        XCTAssertTrue(try ExecutionContext.make(engine: "reference").convolution is ReferenceConvBackend)
+        XCTAssertEqual(try ConvEngine.resolve("onednn"), .onednn)
+        XCTAssertTrue(try ExecutionContext.make(engine: "onednn").convolution is OneDNNConvBackend)
+        XCTAssertEqual(try ConvEngine.resolve("auto"), .onednn)
+        XCTAssertEqual(try ExecutionContext.make(engine: "auto").convolution.engineName, "onednn")
+        XCTAssertThrowsError(try ConvEngine.resolve("winograd"))
+        XCTAssertThrowsError(try ExecutionContext.make(engine: "winograd"))
+        let off = try XCTUnwrap(try ExecutionContext.make(engine: "onednn", winograd: false).convolution as? OneDNNConvBackend)
+        XCTAssertFalse(off.winograd)
     }
 }
 
@@ -202,6 +207,19 @@ final class OneDNNMissingLibraryTests: XCTestCase {
             let text = "\(error)"
             XCTAssertTrue(text.contains("libdnnl-dev"), "message does not name libdnnl-dev: \(text)")
             XCTAssertTrue(text.contains("libdnnl-not-installed.so.9"), text)
+        }
+        // The backend asked for a library that is not there throws the same error (no trap).
+        XCTAssertThrowsError(try OneDNNConvBackend(libraryName: "libdnnl-not-installed.so.9")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("libdnnl-dev"), "message does not name libdnnl-dev: \(text)")
+            XCTAssertTrue(text.contains("libdnnl-not-installed.so.9"), text)
+        }
+    }
+
+    /// An engine name nobody knows is an error the caller sees, not a stop.
+    func testUnknownEngineThrows() {
+        XCTAssertThrowsError(try ExecutionContext.make(engine: "cudnn")) { error in
+            XCTAssertTrue("\(error)".contains("cudnn"), "\(error)")
         }
     }
 }

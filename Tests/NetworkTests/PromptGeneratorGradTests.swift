@@ -53,17 +53,17 @@ final class PromptGeneratorGradTests: XCTestCase {
     func gradCheckG(depthwise: Bool, training: Bool) {
         var rng = SeededRNG(seed: 7)
         let g = PromptGenerator(variant: Self.tiny(depthwise: depthwise), embeddingChannels: 8, outputSize: 12,
-                                rng: &rng)
+                                context: TestContexts.standard, rng: &rng)
         // Non-default γ/β so BatchNorm's affine part is exercised.
         for p in g.store.parameters where p.shape.count == 1 {
             try! g.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
         }
         let x = analyticImage(2, 3, 64, 64)
         let w = GradCheck.projection(for: [2, 8, 12, 12])
-        func loss() -> Double { GradCheck.dot(g.forward(x, training: training).0, w) }
+        func loss() -> Double { GradCheck.dot(try! g.forward(x, training: training).0, w) }
         let r = checkParameters(g.store, probes: 3, eps: 1e-2, loss: loss) {
-            let (_, cache) = g.forward(x, training: training)
-            g.backward(w, cache)
+            let (_, cache) = try! g.forward(x, training: training)
+            try! g.backward(w, cache)
         }
         print("g FD (depthwise \(depthwise), training \(training)): worst relative error \(r.0) at \(r.1) over \(g.store.parameters.count) tensors")
         XCTAssertLessThan(r.0, 3e-2, "worst at \(r.1)")
@@ -79,19 +79,19 @@ final class PromptGeneratorGradTests: XCTestCase {
 
     func testHBackward() {
         var rng = SeededRNG(seed: 3)
-        let h = SurrogateDecoder(inChannels: 8, rng: &rng)
+        let h = SurrogateDecoder(inChannels: 8, context: TestContexts.standard, rng: &rng)
         for p in h.store.parameters where p.name.contains("norm") {
             try! h.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
         }
         let z = Tensor.uniform([2, 8, 4, 4], rng: &rng)
         let w = GradCheck.projection(for: [2, 1, 16, 16])
-        let r = checkParameters(h.store, probes: 4, eps: 1e-2, loss: { GradCheck.dot(h.forward(z).0, w) }) {
-            _ = h.backward(w, h.forward(z).1)
+        let r = checkParameters(h.store, probes: 4, eps: 1e-2, loss: { GradCheck.dot(try! h.forward(z).0, w) }) {
+            _ = try! h.backward(w, h.forward(z).1)
         }
         print("h FD: worst relative error \(r.0) at \(r.1)")
         XCTAssertLessThan(r.0, 2e-2, "worst at \(r.1)")
-        let dz = h.backward(w, h.forward(z).1)
-        let num = GradCheck.numeric(z, maxProbes: 32) { GradCheck.dot(h.forward($0).0, w) }
+        let dz = try! h.backward(w, h.forward(z).1)
+        let num = GradCheck.numeric(z, maxProbes: 32) { GradCheck.dot(try! h.forward($0).0, w) }
         let e = GradCheck.relativeError(analytic: dz, numeric: num)
         print("h FD input gradient: relative error \(e)")
         XCTAssertLessThan(e, 1e-2)
@@ -101,7 +101,7 @@ final class PromptGeneratorGradTests: XCTestCase {
         for (v, widths) in [(HarDNetVariant.hardnet85, [96, 192, 320, 720]), (.hardnet68, [64, 128, 320, 640]),
                             (.hardnet39DS, [48, 96, 320, 640])] {
             var rng = SeededRNG(seed: 1)
-            let backbone = HarDNet(v, ParameterStore(), BufferStore(), prefix: "", rng: &rng)
+            let backbone = HarDNet(v, ParameterStore(), BufferStore(), prefix: "", context: TestContexts.reference, rng: &rng)
             XCTAssertEqual(backbone.stageChannels, widths, v.name)
         }
     }

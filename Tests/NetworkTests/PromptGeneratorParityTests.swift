@@ -53,18 +53,16 @@ final class PromptGeneratorParityTests: XCTestCase {
 
     /// Run with each convolution engine (oneDNN where it loads, with Winograd where the CPU has it).
     func testHarDNet85PromptGeneratorMatchesPyTorch() throws {
-        for engine in ConvEngine.allCases where engine == .reference || ConvEngine.isOneDNNAvailable {
-            try checkPromptGenerator(engine: engine)
+        for context in TestContexts.available {
+            try checkPromptGenerator(context: context)
         }
     }
 
-    func checkPromptGenerator(engine: ConvEngine) throws {
-        let saved = ConvEngine.current
-        ConvEngine.current = engine
-        defer { ConvEngine.current = saved }
+    func checkPromptGenerator(context: ExecutionContext) throws {
+        let engine = context.convolution.engineName
         let fx = try BinaryFixture("prompt_generator")
         var rng = SeededRNG(seed: 0)
-        let g = PromptGenerator(variant: .hardnet85, rng: &rng)
+        let g = PromptGenerator(variant: .hardnet85, context: context, rng: &rng)
         XCTAssertEqual(g.store.parameters.map(\.name), fx.meta["g_param_names"] as! [String])
         XCTAssertEqual(g.buffers.names, fx.meta["g_buffer_names"] as! [String])
         XCTAssertEqual(g.store.count, (fx.meta["g_params"] as! NSNumber).intValue)
@@ -73,9 +71,9 @@ final class PromptGeneratorParityTests: XCTestCase {
         Self.fill(g.store, g.buffers)
 
         let x = analyticImage(2, 3, 64, 64)
-        let (out, cache) = g.forward(x, training: true)
+        let (out, cache) = try g.forward(x, training: true)
         let eOut = fx.relativeError("g.out_train", out)
-        g.backward(Self.upstream(out.shape), cache)
+        try g.backward(Self.upstream(out.shape), cache)
         // Train-mode gradients against PyTorch float64 (see the fixture script): no worse than
         // 2× PyTorch's own float32 error. Biases feeding a train-mode BatchNorm have exact
         // gradient 0 and are left out.
@@ -92,10 +90,10 @@ final class PromptGeneratorParityTests: XCTestCase {
         // the train step's statistics into ~1e-4 gradient differences. Reference: a float64 copy.
         try g.setRunningStats(g.buffers.named.map { ($0.name, fx.entries["g.buffer." + $0.name]!.values) })
         g.store.zeroGrads()
-        let (outEval, cacheEval) = g.forward(x, training: false)
+        let (outEval, cacheEval) = try g.forward(x, training: false)
         let eEval = fx.relativeError("g.out_eval", outEval)
-        let eInfer = fx.relativeError("g.out_eval", g.infer(x))   // BatchNorm folded, activations fused
-        g.backward(Self.upstream(outEval.shape), cacheEval)
+        let eInfer = fx.relativeError("g.out_eval", try g.infer(x))   // BatchNorm folded, activations fused
+        try g.backward(Self.upstream(outEval.shape), cacheEval)
         let worstEval = worstGradient(g.store, fx, "g.grad_eval.", skipping: [])
         print("g parity (\(engine) engine): train output \(eOut), running stats \(worstBuf.0) (\(worstBuf.1)), "
               + "train gradients vs float64 \(worstTrain.0) (\(worstTrain.1); PyTorch float32: \(trainBound / 2)), "
@@ -121,14 +119,14 @@ final class PromptGeneratorParityTests: XCTestCase {
     func testSurrogateDecoderMatchesPyTorch() throws {
         let fx = try BinaryFixture("prompt_generator")
         var rng = SeededRNG(seed: 0)
-        let h = SurrogateDecoder(rng: &rng)
+        let h = SurrogateDecoder(context: TestContexts.standard, rng: &rng)
         XCTAssertEqual(h.store.count, (fx.meta["h_params"] as! NSNumber).intValue)
         Self.fill(h.store, nil)
         var z = analyticImage(1, 256, 64, 64, phase: 0.4)
         z.data = z.data.map { tanh($0) }
-        let (y, cache) = h.forward(z)
+        let (y, cache) = try h.forward(z)
         let eOut = fx.relativeError("h.out", y)
-        h.backward(Self.upstream(y.shape), cache)
+        try h.backward(Self.upstream(y.shape), cache)
         var worst: (Float, String) = (0, "")
         for p in h.store.parameters {
             let e = fx.relativeError("h.grad." + p.name, h.store.gradTensor(p))

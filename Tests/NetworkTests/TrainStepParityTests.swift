@@ -40,22 +40,18 @@ final class TrainStepParityTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: LiteMedSAMParityTests.weightsPath) else {
             throw XCTSkip("weights/lite_medsam.pth not present; run Launch/fetch-weights.sh")
         }
-        for engine in ConvEngine.allCases where engine == .reference || ConvEngine.isOneDNNAvailable {
-            print("train-step parity with the \(engine) engine:")
-            try checkThreeSteps(engine: engine)
+        for context in TestContexts.available {
+            print("train-step parity with the \(context.convolution.engineName) engine:")
+            try checkThreeSteps(context: context)
         }
     }
 
-    func checkThreeSteps(engine: ConvEngine) throws {
-        let saved = ConvEngine.current
-        ConvEngine.current = engine
-        defer { ConvEngine.current = saved }
+    func checkThreeSteps(context: ExecutionContext) throws {
         let fx = try BinaryFixture("train_step")
-        let sam = try LiteMedSAMParityTests.cached ?? SAM.load(.liteMedSAM, checkpoint: LiteMedSAMParityTests.weightsPath)
-        LiteMedSAMParityTests.cached = sam
+        let sam = try TestContexts.liteMedSAM(context)
 
         var rng = SeededRNG(seed: 0)
-        let g = PromptGenerator(variant: Self.tiny, rng: &rng)
+        let g = PromptGenerator(variant: Self.tiny, context: context, rng: &rng)
         XCTAssertEqual(g.store.parameters.map(\.name), fx.meta["g_param_names"] as! [String])
         XCTAssertEqual(g.store.count, (fx.meta["g_params"] as! NSNumber).intValue)
         PromptGeneratorParityTests.fill(g.store, g.buffers)
@@ -64,13 +60,13 @@ final class TrainStepParityTests: XCTestCase {
         let x = analyticImage(2, 3, 256, 256)
         let gtRaw = analyticImage(2, 1, 256, 256, phase: 3)
         let gt = Tensor(shape: gtRaw.shape, data: gtRaw.data.map { $0 > 0.3 ? 1 : 0 })
-        let emb = sam.imageEncoder(x)
+        let emb = try sam.imageEncoder(x)
         var adam = Adam(parameterCount: g.store.count, lr: 3e-4, weightDecay: 1e-5)
         let torchLoss32 = (fx.meta["loss_torch_f32"] as! [NSNumber]).map(\.doubleValue)
         var lossErr: [Double] = []
         for step in 1...3 {
             g.store.zeroGrads()
-            let r = model.trainStep(images: x, embeddings: emb, targets: gt, weight: 1)
+            let r = try model.trainStep(images: x, embeddings: emb, targets: gt, weight: 1)
             let ref = Double(fx.scalar("loss\(step)"))
             lossErr.append(abs(r.loss - ref) / abs(ref))
             g.store.withMutableValues { adam.update(&$0, grads: g.store.grads) }

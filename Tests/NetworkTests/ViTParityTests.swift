@@ -17,7 +17,7 @@ final class ViTParityTests: XCTestCase {
 
     func encoder(_ source: TensorSource) throws -> ImageEncoderViT {
         let bag = WeightBag(source, origin: "vit_tiny.pth", only: { $0.hasPrefix("image_encoder.") })
-        let enc = ImageEncoderViT(bag, config: Self.tiny)
+        let enc = ImageEncoderViT(bag, config: Self.tiny, context: TestContexts.standard)
         try bag.finish()
         return enc
     }
@@ -27,11 +27,11 @@ final class ViTParityTests: XCTestCase {
         let fx = try BinaryFixture("vit_tiny")
         let image = Elementwise.scale(analyticImage(2, 3, 128, 128), 2)
         var errors: [String: Float] = [:]
-        errors["tokens_embed"] = fx.relativeError("tokens_embed", enc.embed(image))
+        errors["tokens_embed"] = fx.relativeError("tokens_embed", try enc.embed(image))
         for i in 0..<4 {
-            errors["tokens_block\(i)"] = fx.relativeError("tokens_block\(i)", enc.tokens(image, through: i + 1))
+            errors["tokens_block\(i)"] = fx.relativeError("tokens_block\(i)", try enc.tokens(image, through: i + 1))
         }
-        errors["embedding"] = fx.relativeError("embedding", enc(image))
+        errors["embedding"] = fx.relativeError("embedding", try enc(image))
         for (k, e) in errors.sorted(by: { $0.key < $1.key }) {
             print("ViT parity \(k): relative error \(e)")
             XCTAssertLessThan(e, tol, k)
@@ -72,14 +72,14 @@ final class ViTParityTests: XCTestCase {
         let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: [Int]])
         XCTAssertEqual(obj.count, 314)
         var source = ZerosSource(shapes: obj)
-        let sam = try SAM.build(.vitB, from: source, origin: "vit_b_zeros.pth")
+        let sam = try SAM.build(.vitB, from: source, origin: "vit_b_zeros.pth", context: TestContexts.reference)
         guard case .vit(let enc) = sam.imageEncoder else { return XCTFail("vit_b must build a ViT encoder") }
         XCTAssertEqual(enc.config, .vitB)
         XCTAssertEqual(enc.blocks.map(\.window), [14, 14, 0, 14, 14, 0, 14, 14, 0, 14, 14, 0])
         XCTAssertEqual(sam.densePE.shape, [1, 256, 64, 64])
 
         source.shapes.removeValue(forKey: "image_encoder.blocks.5.attn.rel_pos_h")
-        XCTAssertThrowsError(try SAM.build(.vitB, from: source, origin: "vit_b_zeros.pth")) { err in
+        XCTAssertThrowsError(try SAM.build(.vitB, from: source, origin: "vit_b_zeros.pth", context: TestContexts.reference)) { err in
             let s = "\(err)"
             XCTAssertTrue(s.contains("missing image_encoder.blocks.5.attn.rel_pos_h [127, 64]"), s)   // global: 2·64 − 1
             XCTAssertTrue(s.contains("1 state-dict problem"), s)

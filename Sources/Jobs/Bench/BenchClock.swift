@@ -13,12 +13,12 @@ public enum BenchClock {
     }
 
     /// Median seconds of `repeats` runs, after one warm-up run unless `warmup` is false.
-    public static func median(repeats: Int, warmup: Bool = true, _ body: () -> Void) -> Double {
-        if warmup { body() }
+    public static func median(repeats: Int, warmup: Bool = true, _ body: () throws -> Void) rethrows -> Double {
+        if warmup { try body() }
         var times: [Double] = []
         for _ in 0..<max(1, repeats) {
             let t0 = now()
-            body()
+            try body()
             times.append(now() - t0)
         }
         times.sort()

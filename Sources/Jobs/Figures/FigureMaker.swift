@@ -35,20 +35,20 @@ public struct FigureMaker {
     }
 
     /// SAM's mask for a mask prompt (low-res logits [1, 1, 256, 256]) at the original size.
-    func samMask(_ e: SAMPredictor.Encoded, prompt: Tensor) -> Mask {
+    func samMask(_ e: SAMPredictor.Encoded, prompt: Tensor) throws -> Mask {
         let sam = predictor.sam
-        let logits = sam.originalLogits(sam.lowResLogits(e, maskPrompt: prompt), extent: e.extent)
+        let logits = sam.originalLogits(try sam.lowResLogits(e, maskPrompt: prompt), extent: e.extent)
         return SAMPredictor.threshold(logits, width: e.extent.originalWidth, height: e.extent.originalHeight)
     }
 
-    public func panels(image: Image, groundTruth: Mask) -> Panels {
-        let p = predictor.predict(image)
+    public func panels(image: Image, groundTruth: Mask) throws -> Panels {
+        let p = try predictor.predict(image)
         let lowRes = predictor.model.sam.embeddingSize * 4
         let gt = Preprocessing.mask(groundTruth, side: lowRes).pixels.map { $0 != 0 ? groundTruthLogit : -groundTruthLogit }
         let gtPrompt = Tensor(shape: [1, 1, lowRes, lowRes], data: gt)
         return Panels(image: image, groundTruth: groundTruth, mz: p.mask,
-                      samWithMz: samMask(p.encoded, prompt: p.lowResLogits),
-                      samWithGroundTruth: samMask(p.encoded, prompt: gtPrompt))
+                      samWithMz: try samMask(p.encoded, prompt: p.lowResLogits),
+                      samWithGroundTruth: try samMask(p.encoded, prompt: gtPrompt))
     }
 
     /// Panels for `count` test images spread evenly over the samples; one PNG strip each in `dir`.
@@ -68,7 +68,7 @@ public struct FigureMaker {
             let s = samples[i]
             let image = try ImageDecoder.read(s.imagePath, channels: 3)
             let gt = try MaskLoader.binary(s.maskPath, rule: s.maskRule, imageWidth: image.width, imageHeight: image.height)
-            let p = panels(image: image, groundTruth: gt)
+            let p = try panels(image: image, groundTruth: gt)
             let base = ((s.name as NSString).deletingPathExtension as NSString).lastPathComponent
             let out = (dir as NSString).appendingPathComponent("panels_\(base).png")
             try PNGCodec.write(p.strip, to: out)

@@ -30,9 +30,9 @@ public struct AutoSAMPredictor {
         return side == s ? x : BilinearResize.forward(x, height: side, width: side, alignCorners: true)
     }
 
-    public func predict(_ image: Image) -> Prediction {
-        let e = sam.encode(image)
-        let logits = model.predict(images: generatorInput(e), embeddings: e.embedding)
+    public func predict(_ image: Image) throws -> Prediction {
+        let e = try sam.encode(image)
+        let logits = try model.predict(images: generatorInput(e), embeddings: e.embedding)
         let grid = logits.shape[2]
         let prob = Evaluator.probabilities(logits.data[...], activation: model.lossActivation)
         let full = Preprocessing.toOriginal(prob, grid: grid, extent: e.extent)

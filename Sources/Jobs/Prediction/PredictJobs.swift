@@ -49,7 +49,7 @@ public enum PredictJobs {
             let out = ImageInputs.outputName(for: path, in: outputDir)
             if let other = seen[out] { throw InferenceError("\(path) and \(other) would both be written to \(out)") }
             seen[out] = path
-            let p = predictor.predict(try readImage(path))
+            let p = try predictor.predict(try readImage(path))
             try writeMask(p.mask, to: out)
             log("\(path) → \(out) (\(p.mask.foregroundCount) foreground pixels)")
             written.append(out)

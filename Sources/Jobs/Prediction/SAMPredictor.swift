@@ -23,22 +23,22 @@ public struct SAMPredictor {
 
     public var normalization: InputNormalization { sam.kind == .liteMedSAM ? .minMax : .samPixelMeanStd }
 
-    public func encode(_ image: Image) -> Encoded {
+    public func encode(_ image: Image) throws -> Encoded {
         let side = sam.imageSize
         let pre = Preprocessing.image(image, side: side, normalization: normalization)
-        return Encoded(input: pre, embedding: sam.imageEncoder(Tensor(shape: [1, 3, side, side], data: pre.data)))
+        return Encoded(input: pre, embedding: try sam.imageEncoder(Tensor(shape: [1, 3, side, side], data: pre.data)))
     }
 
     /// Low-res logits [1, 1, 256, 256] for a box (original pixel coordinates) and/or a mask prompt
     /// (low-res logits [1, 1, 256, 256] in the model-input frame). No prompt at all gives SAM's
     /// "nothing" prompt (not-a-point token is not added; sparse is empty, dense is no-mask).
-    public func lowResLogits(_ e: Encoded, box: BoxPrompt? = nil, maskPrompt: Tensor? = nil) -> Tensor {
+    public func lowResLogits(_ e: Encoded, box: BoxPrompt? = nil, maskPrompt: Tensor? = nil) throws -> Tensor {
         let boxes = box.map { b -> Tensor in
             let s = Float(sam.imageSize) / Float(max(e.extent.originalWidth, e.extent.originalHeight))
             return Tensor(shape: [1, 4], data: [Float(b.x0) * s, Float(b.y0) * s, Float(b.x1) * s, Float(b.y1) * s])
         }
-        let (sparse, dense) = sam.promptEncoder(boxes: boxes, masks: maskPrompt)
-        return sam.maskDecoder.forward(imageEmbedding: e.embedding, imagePE: sam.densePE, sparse: sparse, dense: dense,
+        let (sparse, dense) = try sam.promptEncoder(boxes: boxes, masks: maskPrompt)
+        return try sam.maskDecoder.forward(imageEmbedding: e.embedding, imagePE: sam.densePE, sparse: sparse, dense: dense,
                                        multimaskOutput: false).0.masks
     }
 
@@ -71,8 +71,8 @@ public struct SAMPredictor {
     /// SAM with a box prompt: the mask at the image's original size.
     public func segment(_ image: Image, box: BoxPrompt) throws -> Mask {
         try box.check(width: image.width, height: image.height)
-        let e = encode(image)
-        let logits = originalLogits(lowResLogits(e, box: box), extent: e.extent)
+        let e = try encode(image)
+        let logits = originalLogits(try lowResLogits(e, box: box), extent: e.extent)
         return Self.threshold(logits, width: image.width, height: image.height)
     }
 }

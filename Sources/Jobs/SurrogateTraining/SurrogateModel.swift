@@ -65,13 +65,14 @@ public struct SurrogateModel {
 
     /// Rebuilds g and h from an h checkpoint. `generatorCheckpoint` overrides the g checkpoint
     /// path stored in it (a moved file); the g found there must be the one h was trained on.
-    public static func load(_ path: String, generatorCheckpoint: String? = nil) throws -> SurrogateModel {
+    /// g and h run on `context`.
+    public static func load(_ path: String, generatorCheckpoint: String? = nil, context: ExecutionContext) throws -> SurrogateModel {
         let ck = try TrainingCheckpoint.read(path)
         guard ck.header.backbone == SurrogateCheckpoint.backbone, let ref = ck.header.generator else {
             throw FileError(path: path, problem: "not a surrogate decoder h checkpoint (it holds a \(ck.header.backbone) generator; write one with train-h)")
         }
         var rng = SeededRNG(seed: 0)
-        let h = SurrogateDecoder(rng: &rng)
+        let h = SurrogateDecoder(context: context, rng: &rng)
         guard ck.header.parameters.map(\.name) == h.store.parameters.map(\.name),
               ck.header.parameters.map(\.shape) == h.store.parameters.map(\.shape) else {
             throw FileError(path: path, problem: "parameters do not match the surrogate decoder h")
@@ -81,7 +82,7 @@ public struct SurrogateModel {
         guard FileManager.default.fileExists(atPath: gPath) else {
             throw FileError(path: gPath, problem: "g checkpoint named by \(path) not found (pass the g checkpoint explicitly)")
         }
-        let (cfg, g, _) = try TrainedModel.loadGenerator(gPath)
+        let (cfg, g, _) = try TrainedModel.loadGenerator(gPath, context: context)
         guard SurrogateCheckpoint.hash(g) == ref.hash else {
             throw FileError(path: gPath, problem: "this g is not the one the h in \(path) was trained on (weights hash differs)")
         }
@@ -89,13 +90,13 @@ public struct SurrogateModel {
     }
 
     /// Mask logits [b, 1, 256, 256] = h(g(images)), g in evaluation mode.
-    public func predict(images: Tensor) -> Tensor {
-        decoder.forward(generator.infer(images)).0
+    public func predict(images: Tensor) throws -> Tensor {
+        try decoder.forward(generator.infer(images)).0
     }
 
     /// g's output [b, 256, 64, 64] in evaluation mode.
-    public func embed(images: Tensor) -> Tensor {
-        generator.infer(images)
+    public func embed(images: Tensor) throws -> Tensor {
+        try generator.infer(images)
     }
 }
 
@@ -118,7 +119,7 @@ public struct SurrogateEvaluator {
         while i < samples.count {
             let chunk = samples[i..<min(i + batchSize, samples.count)]
             let prepared = try chunk.map { try GeneratorInput.prepare($0, kind: model.config.model.sam, lowRes: model.lowRes) }
-            let logits = model.predict(images: GeneratorInput.batch(prepared, kind: model.config.model.sam))
+            let logits = try model.predict(images: GeneratorInput.batch(prepared, kind: model.config.model.sam))
             let grid = logits.shape[2], per = grid * grid
             for (j, p) in prepared.enumerated() {
                 let prob = Evaluator.probabilities(logits.data[(j * per)..<((j + 1) * per)], activation: model.config.loss.activation)

@@ -51,17 +51,18 @@ public final class SurrogateTrainer {
     var position = 0
     let out: (String) -> Void
 
-    /// Loads g from an AutoSAM training checkpoint (no SAM needed) and initialises h.
-    public init(generatorCheckpoint path: String, options: SurrogateOptions,
+    /// Loads g from an AutoSAM training checkpoint (no SAM needed) and initialises h; both run
+    /// on `context`.
+    public init(generatorCheckpoint path: String, options: SurrogateOptions, context: ExecutionContext,
                 print out: @escaping (String) -> Void = { print($0) }) throws {
         precondition(options.iterations >= 0 && options.batchSize >= 1, "SurrogateTrainer: bad options")
-        let loaded = try TrainedModel.loadGenerator(path)
+        let loaded = try TrainedModel.loadGenerator(path, context: context)
         var cfg = loaded.config
         let g = loaded.generator
         if let d = options.data { cfg.data.train = d }
         let seed = options.seed ?? cfg.train.seed
         var rng = SeededRNG(seed: seed)
-        let h = SurrogateDecoder(rng: &rng)
+        let h = SurrogateDecoder(context: context, rng: &rng)
         config = cfg
         model = SurrogateModel(config: cfg, generator: g, decoder: h)
         self.options = options
@@ -110,7 +111,7 @@ public final class SurrogateTrainer {
             let prepared = try chunk.map {
                 try GeneratorInput.prepare(trainSamples[$0], kind: config.model.sam, lowRes: model.lowRes)
             }
-            let z = model.embed(images: GeneratorInput.batch(prepared, kind: config.model.sam))
+            let z = try model.embed(images: GeneratorInput.batch(prepared, kind: config.model.sam))
             let per = z.count / chunk.count
             for (j, idx) in chunk.enumerated() {
                 cache[idx] = Cached(z: Array(z.data[(j * per)..<((j + 1) * per)]), target: prepared[j].target)
@@ -129,10 +130,10 @@ public final class SurrogateTrainer {
     public func step(_ indices: [Int]) throws -> SegmentationLoss.Result {
         let (z, targets) = try inputs(indices)
         let h = model.decoder
-        let (logits, cache) = h.forward(z)
+        let (logits, cache) = try h.forward(z)
         let l = SegmentationLoss.bceDice(logits: logits, target: targets, activation: config.loss.activation)
         h.store.zeroGrads()
-        h.backwardParameters(l.gradient, cache)
+        try h.backwardParameters(l.gradient, cache)
         h.store.withMutableValues { adam.update(&$0, grads: h.store.grads) }
         h.store.zeroGrads()
         step += 1

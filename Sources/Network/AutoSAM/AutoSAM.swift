@@ -1,5 +1,6 @@
 /// AutoSAM: a frozen SAM whose dense prompt is written by the trainable prompt generator g.
 /// Mz = D(E(I), pe, sparse = ∅, dense = g(I)), single mask output. Knows no ranks or files.
+/// SAM and g each run on the context they were built with (normally the same one).
 public struct AutoSAM {
     public let sam: SAM
     public let generator: PromptGenerator
@@ -23,28 +24,29 @@ public struct AutoSAM {
     /// `targets` [b, 1, 256, 256] in {0, 1}. The loss is computed on the 256² low-res logits,
     /// the resolution SAM's decoder predicts at (upsampling first would add cost, not signal).
     /// Gradients are scaled by `weight` (shard size ÷ global batch) and added to g's store.
-    public func trainStep(images: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) -> StepResult {
-        let (z, gc) = generator.forward(images, training: true)
-        let (result, dz) = decoderStep(z: z, embeddings: embeddings, targets: targets, weight: weight)
-        generator.backward(dz, gc)
+    /// Throws when a convolution backend or a SyncBatchNorm collective fails.
+    public func trainStep(images: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) throws -> StepResult {
+        let (z, gc) = try generator.forward(images, training: true)
+        let (result, dz) = try decoderStep(z: z, embeddings: embeddings, targets: targets, weight: weight)
+        try generator.backward(dz, gc)
         return result
     }
 
     /// Decoder forward, loss and backward to the dense prompt. A function of its own so the
     /// decoder's caches are released before g's backward, which has the step's peak memory.
-    public func decoderStep(z: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) -> (StepResult, Tensor) {
-        let (out, dc) = sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
+    public func decoderStep(z: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) throws -> (StepResult, Tensor) {
+        let (out, dc) = try sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
                                                 sparse: emptySparse, dense: z, multimaskOutput: false)
         let l = SegmentationLoss.bceDice(logits: out.masks, target: targets, activation: lossActivation)
         let dMasks = weight == 1 ? l.gradient : Elementwise.scale(l.gradient, Float(weight))
-        let dz = sam.maskDecoder.backwardDense(dMasks: dMasks, dc)
+        let dz = try sam.maskDecoder.backwardDense(dMasks: dMasks, dc)
         return (StepResult(loss: l.loss, logits: out.masks), dz)
     }
 
     /// Low-res mask logits [b, 1, 256, 256] with g in evaluation mode.
-    public func predict(images: Tensor, embeddings: Tensor) -> Tensor {
-        let z = generator.infer(images)
-        return sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
+    public func predict(images: Tensor, embeddings: Tensor) throws -> Tensor {
+        let z = try generator.infer(images)
+        return try sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
                                        sparse: emptySparse, dense: z, multimaskOutput: false).0.masks
     }
 }

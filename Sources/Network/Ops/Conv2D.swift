@@ -1,6 +1,7 @@
 /// 2-D convolution (PyTorch `F.conv2d` semantics) over NCHW tensors, forward and backward.
 ///
-/// The work is done by `ConvKernels`, plain loops over flat Float buffers:
+/// The op runs on the `ConvBackend` it is given (the model's `ExecutionContext.convolution`).
+/// The reference backend's work is done by `ConvKernels`, plain loops over flat Float buffers:
 ///   - general case: im2col over a block of output rows (the column buffer stays ~1 MB, in cache)
 ///     followed by one sgemm per group and block;
 ///   - 1×1, stride 1, unpadded: no im2col, the input already is the column matrix;
@@ -39,23 +40,32 @@ public struct Conv2DGeometry: Hashable, Sendable {
 
 public enum Conv2D {
     /// x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil → y [N,K,OH,OW], then
-    /// `activation` in the same pass where the engine fuses it; on `engine` (default: `ConvEngine.current`).
+    /// `activation` in the same pass where the backend fuses it; on `backend`.
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry,
-                               activation: ConvActivation = .none, engine: ConvEngine = .current) -> Tensor {
-        if ConvShapeRecorder.isRecording { ConvShapeRecorder.record(x.shape, weight.shape, g) }
-        guard engine == .onednn else {
-            var y = forwardReference(x, weight: weight, bias: bias, g)
-            activation.apply(&y)
-            return y
-        }
+                               activation: ConvActivation = .none, backend: any ConvBackend) throws -> Tensor {
+        try backend.conv2DForward(x, weight: weight, bias: bias, g, activation: activation)
+    }
+
+    /// dy [N,K,OH,OW] → dx [N,C,H,W] (nil when `needInputGrad` is false), dWeight like weight,
+    /// dBias [K] = Σ dy over N, OH, OW; on `backend`.
+    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
+                                needInputGrad: Bool = true,
+                                backend: any ConvBackend) throws -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        try backend.conv2DBackward(dy, input: x, weight: weight, g, needInputGrad: needInputGrad)
+    }
+
+    /// The oneDNN engine's forward (`OneDNNConvBackend`); applies `activation` where the
+    /// primitive did not fuse it.
+    static func forwardOneDNN(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry,
+                              activation: ConvActivation, on dnnl: OneDNNConvBackend) throws -> Tensor {
         let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
         var y = Tensor(zeros: [s.n, s.k, s.oh, s.ow])
-        let fused = x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    withOptionalPointer(bias) { bp in
-                        OneDNNConv.shared.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: bp, y: yp.baseAddress!, s,
-                                                  activation: activation)
+        let fused = try x.data.withUnsafeBufferPointer { xp in
+            try weight.data.withUnsafeBufferPointer { wp in
+                try y.data.withUnsafeMutableBufferPointer { yp in
+                    try withOptionalPointer(bias) { bp in
+                        try dnnl.forward(x: xp.baseAddress!, w: wp.baseAddress!, bias: bp, y: yp.baseAddress!, s,
+                                         activation: activation)
                     }
                 }
             }
@@ -64,14 +74,9 @@ public enum Conv2D {
         return y
     }
 
-    /// dy [N,K,OH,OW] → dx [N,C,H,W] (nil when `needInputGrad` is false), dWeight like weight,
-    /// dBias [K] = Σ dy over N, OH, OW; on `engine` (default: `ConvEngine.current`).
-    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
-                                needInputGrad: Bool = true,
-                                engine: ConvEngine = .current) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
-        guard engine == .onednn else {
-            return backwardReference(dy, input: x, weight: weight, g, needInputGrad: needInputGrad)
-        }
+    /// The oneDNN engine's backward (`OneDNNConvBackend`), same contract as `backward`.
+    static func backwardOneDNN(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
+                               needInputGrad: Bool, on dnnl: OneDNNConvBackend) throws -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
         let s = shape(x.shape, weight.shape, nil, g, "Conv2D.backward")
         precondition(dy.shape == [s.n, s.k, s.oh, s.ow],
                      "Conv2D.backward: dy shape \(dy.shape) does not match output shape \([s.n, s.k, s.oh, s.ow]) "
@@ -79,19 +84,19 @@ public enum Conv2D {
         var dW = Tensor(zeros: weight.shape)
         var dB = Tensor(zeros: [s.k])
         var dx: Tensor? = needInputGrad ? Tensor(zeros: x.shape) : nil
-        dy.data.withUnsafeBufferPointer { dyp in
-            x.data.withUnsafeBufferPointer { xp in
-                dW.data.withUnsafeMutableBufferPointer { dwp in
-                    dB.data.withUnsafeMutableBufferPointer { dbp in
-                        OneDNNConv.shared.backwardWeights(x: xp.baseAddress!, dy: dyp.baseAddress!, dw: dwp.baseAddress!,
-                                                          db: dbp.baseAddress!, s)
+        try dy.data.withUnsafeBufferPointer { dyp in
+            try x.data.withUnsafeBufferPointer { xp in
+                try dW.data.withUnsafeMutableBufferPointer { dwp in
+                    try dB.data.withUnsafeMutableBufferPointer { dbp in
+                        try dnnl.backwardWeights(x: xp.baseAddress!, dy: dyp.baseAddress!, dw: dwp.baseAddress!,
+                                                 db: dbp.baseAddress!, s)
                     }
                 }
             }
             if needInputGrad {
-                weight.data.withUnsafeBufferPointer { wp in
-                    dx!.data.withUnsafeMutableBufferPointer { dxp in
-                        OneDNNConv.shared.backwardData(dy: dyp.baseAddress!, w: wp.baseAddress!, dx: dxp.baseAddress!, s)
+                try weight.data.withUnsafeBufferPointer { wp in
+                    try dx!.data.withUnsafeMutableBufferPointer { dxp in
+                        try dnnl.backwardData(dy: dyp.baseAddress!, w: wp.baseAddress!, dx: dxp.baseAddress!, s)
                     }
                 }
             }
@@ -99,16 +104,22 @@ public enum Conv2D {
         return (dx, dW, dB)
     }
 
-    /// The reference engine (im2col + sgemm): x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil.
-    public static func forwardReference(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry) -> Tensor {
-        let s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
+    /// The reference engine (im2col + sgemm): x [N,C,H,W], weight [K, C/groups, kH, kW], bias [K] or nil;
+    /// `columnBudget` floats per im2col block.
+    public static func forwardReference(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Conv2DGeometry,
+                                        columnBudget: Int = ReferenceConvBackend.defaultColumnBudget) -> Tensor {
+        var s = shape(x.shape, weight.shape, bias?.shape, g, "Conv2D.forward")
+        s.columnBudget = columnBudget
         return ConvKernels.apply(x, weight, bias: bias, s, adjoint: false)
     }
 
     /// The reference engine's backward (im2col + sgemm), same contract as `backward`.
     public static func backwardReference(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: Conv2DGeometry,
-                                         needInputGrad: Bool = true) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
-        let s = shape(x.shape, weight.shape, nil, g, "Conv2D.backward")
+                                         needInputGrad: Bool = true,
+                                         columnBudget: Int = ReferenceConvBackend.defaultColumnBudget)
+        -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        var s = shape(x.shape, weight.shape, nil, g, "Conv2D.backward")
+        s.columnBudget = columnBudget
         return ConvKernels.backward(dy, input: x, weight: weight, s, transposed: false, needInputGrad: needInputGrad,
                                     "Conv2D.backward")
     }
@@ -135,6 +146,8 @@ public enum Conv2D {
 struct ConvShape {
     var n, c, h, w, k, kh, kw, oh, ow: Int
     var g: Conv2DGeometry
+    /// Floats in one im2col block of the reference kernels (the reference backend's knob).
+    var columnBudget = ReferenceConvBackend.defaultColumnBudget
 
     var groups: Int { g.groups }
     var cg: Int { c / g.groups }       // input channels per group
@@ -148,17 +161,13 @@ struct ConvShape {
     var inputShape: [Int] { [n, c, h, w] }
     var outputShape: [Int] { [n, k, oh, ow] }
 
-    /// Output rows per im2col block: the column buffer holds about `ConvKernels.columnBudget` floats.
+    /// Output rows per im2col block: the column buffer holds about `columnBudget` floats.
     var rowsPerBlock: Int {
-        max(1, min(oh, ConvKernels.columnBudget / max(1, taps * ow)))
+        max(1, min(oh, columnBudget / max(1, taps * ow)))
     }
 }
 
 enum ConvKernels {
-    /// Floats in one im2col block (256 K = 1 MB: stays in L2 next to sgemm's packed panels).
-    /// Tests lower it to exercise blocks of one or two rows.
-    static var columnBudget = 1 << 18
-
     /// Output positions o in [0, outSize) whose input index o·stride + off lies in [0, inSize).
     @inline(__always)
     static func validRange(off: Int, stride: Int, inSize: Int, outSize: Int) -> (lo: Int, hi: Int) {
@@ -491,7 +500,7 @@ enum ConvKernels {
 }
 
 /// body(pointer to t's values), or body(nil) when there is no t.
-private func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let t else { return body(nil) }
-    return t.data.withUnsafeBufferPointer { body($0.baseAddress!) }
+private func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+    guard let t else { return try body(nil) }
+    return try t.data.withUnsafeBufferPointer { try body($0.baseAddress!) }
 }

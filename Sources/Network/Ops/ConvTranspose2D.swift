@@ -25,19 +25,31 @@ public struct ConvTranspose2DGeometry: Hashable, Sendable {
 
 public enum ConvTranspose2D {
     /// x [N,Cin,H,W], weight [Cin, Cout/groups, kH, kW], bias [Cout] or nil → y [N,Cout,OH,OW],
-    /// on `engine` (default: `ConvEngine.current`). oneDNN runs it as the adjoint convolution A's
+    /// on `backend`.
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvTranspose2DGeometry,
+                               backend: any ConvBackend) throws -> Tensor {
+        try backend.convTranspose2DForward(x, weight: weight, bias: bias, g)
+    }
+
+    /// dy [N,Cout,OH,OW] → dx like x (nil when `needInputGrad` is false), dWeight like weight,
+    /// dBias [Cout] = Σ dy over N, OH, OW; on `backend`.
+    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: ConvTranspose2DGeometry,
+                                needInputGrad: Bool = true,
+                                backend: any ConvBackend) throws -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        try backend.convTranspose2DBackward(dy, input: x, weight: weight, g, needInputGrad: needInputGrad)
+    }
+
+    /// The oneDNN engine's forward (`OneDNNConvBackend`): the adjoint convolution A's
     /// backward-data primitive (the bias is added afterwards; oneDNN's own deconvolution is the
     /// same kernel underneath).
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvTranspose2DGeometry,
-                               engine: ConvEngine = .current) -> Tensor {
-        if ConvShapeRecorder.isRecording { ConvShapeRecorder.record(x.shape, weight.shape, g) }
-        guard engine == .onednn else { return forwardReference(x, weight: weight, bias: bias, g) }
+    static func forwardOneDNN(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvTranspose2DGeometry,
+                              on dnnl: OneDNNConvBackend) throws -> Tensor {
         let s = shape(x.shape, weight.shape, bias?.shape, g, "ConvTranspose2D.forward")
         var y = Tensor(zeros: [s.n, s.c, s.h, s.w])
-        x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    OneDNNConv.shared.backwardData(dy: xp.baseAddress!, w: wp.baseAddress!, dx: yp.baseAddress!, s)
+        try x.data.withUnsafeBufferPointer { xp in
+            try weight.data.withUnsafeBufferPointer { wp in
+                try y.data.withUnsafeMutableBufferPointer { yp in
+                    try dnnl.backwardData(dy: xp.baseAddress!, w: wp.baseAddress!, dx: yp.baseAddress!, s)
                     if let bias { ConvKernels.addBias(bias.data, to: yp.baseAddress!, n: s.n, c: s.c, hw: s.h * s.w) }
                 }
             }
@@ -45,32 +57,27 @@ public enum ConvTranspose2D {
         return y
     }
 
-    /// dy [N,Cout,OH,OW] → dx like x (nil when `needInputGrad` is false), dWeight like weight,
-    /// dBias [Cout] = Σ dy over N, OH, OW; on `engine` (default: `ConvEngine.current`).
-    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: ConvTranspose2DGeometry,
-                                needInputGrad: Bool = true,
-                                engine: ConvEngine = .current) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
-        guard engine == .onednn else {
-            return backwardReference(dy, input: x, weight: weight, g, needInputGrad: needInputGrad)
-        }
+    /// The oneDNN engine's backward (`OneDNNConvBackend`), same contract as `backward`.
+    static func backwardOneDNN(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: ConvTranspose2DGeometry,
+                               needInputGrad: Bool, on dnnl: OneDNNConvBackend) throws -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
         let s = shape(x.shape, weight.shape, nil, g, "ConvTranspose2D.backward")
         precondition(dy.shape == [s.n, s.c, s.h, s.w],
                      "ConvTranspose2D.backward: dy shape \(dy.shape) does not match output shape \([s.n, s.c, s.h, s.w]) "
                      + "(x \(x.shape), weight \(weight.shape))")
         var dW = Tensor(zeros: weight.shape)
         var dx: Tensor? = needInputGrad ? Tensor(zeros: x.shape) : nil
-        dy.data.withUnsafeBufferPointer { dyp in
-            x.data.withUnsafeBufferPointer { xp in
-                dW.data.withUnsafeMutableBufferPointer { dwp in
+        try dy.data.withUnsafeBufferPointer { dyp in
+            try x.data.withUnsafeBufferPointer { xp in
+                try dW.data.withUnsafeMutableBufferPointer { dwp in
                     // A's input is dy, A's output gradient is x (A's bias gradient would sum x: not wanted).
-                    OneDNNConv.shared.backwardWeights(x: dyp.baseAddress!, dy: xp.baseAddress!, dw: dwp.baseAddress!,
-                                                      db: nil, s)
+                    try dnnl.backwardWeights(x: dyp.baseAddress!, dy: xp.baseAddress!, dw: dwp.baseAddress!,
+                                             db: nil, s)
                 }
             }
             if needInputGrad {
-                weight.data.withUnsafeBufferPointer { wp in
-                    dx!.data.withUnsafeMutableBufferPointer { dxp in
-                        OneDNNConv.shared.forward(x: dyp.baseAddress!, w: wp.baseAddress!, bias: nil, y: dxp.baseAddress!, s)
+                try weight.data.withUnsafeBufferPointer { wp in
+                    try dx!.data.withUnsafeMutableBufferPointer { dxp in
+                        _ = try dnnl.forward(x: dyp.baseAddress!, w: wp.baseAddress!, bias: nil, y: dxp.baseAddress!, s)
                     }
                 }
             }
@@ -80,16 +87,20 @@ public enum ConvTranspose2D {
     }
 
     /// The reference engine (im2col + sgemm as the adjoint of Conv2D), same contract as `forward`.
-    public static func forwardReference(_ x: Tensor, weight: Tensor, bias: Tensor?,
-                                        _ g: ConvTranspose2DGeometry) -> Tensor {
-        let s = shape(x.shape, weight.shape, bias?.shape, g, "ConvTranspose2D.forward")
+    public static func forwardReference(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvTranspose2DGeometry,
+                                        columnBudget: Int = ReferenceConvBackend.defaultColumnBudget) -> Tensor {
+        var s = shape(x.shape, weight.shape, bias?.shape, g, "ConvTranspose2D.forward")
+        s.columnBudget = columnBudget
         return ConvKernels.apply(x, weight, bias: bias, s, adjoint: true)
     }
 
     /// The reference engine's backward, same contract as `backward`.
     public static func backwardReference(_ dy: Tensor, input x: Tensor, weight: Tensor, _ g: ConvTranspose2DGeometry,
-                                         needInputGrad: Bool = true) -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
-        let s = shape(x.shape, weight.shape, nil, g, "ConvTranspose2D.backward")
+                                         needInputGrad: Bool = true,
+                                         columnBudget: Int = ReferenceConvBackend.defaultColumnBudget)
+        -> (dx: Tensor?, dWeight: Tensor, dBias: Tensor) {
+        var s = shape(x.shape, weight.shape, nil, g, "ConvTranspose2D.backward")
+        s.columnBudget = columnBudget
         return ConvKernels.backward(dy, input: x, weight: weight, s, transposed: true, needInputGrad: needInputGrad,
                                     "ConvTranspose2D.backward")
     }

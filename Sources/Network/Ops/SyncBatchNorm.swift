@@ -86,3 +86,15 @@ public enum SyncBatchNorm2D {
                 Tensor(shape: [c], data: local[0..<c].map { Float($0) }))
     }
 }
+
+/// A SyncBatchNorm collective failed (a replica is gone or the communicator broke): thrown up
+/// through g's forward or backward to the trainer, which reports the rank and ends the run.
+public struct SyncBatchNormError: Error, CustomStringConvertible {
+    /// The BatchNorm's state-dict name, e.g. `backbone.base.0.norm`.
+    public var layer: String
+    /// "statistics" (forward) or "gradient" (backward).
+    public var phase: String
+    public var underlying: any Error
+
+    public var description: String { "SyncBatchNorm \(layer): the \(phase) all-reduce failed: \(underlying)" }
+}

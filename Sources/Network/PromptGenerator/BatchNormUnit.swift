@@ -5,27 +5,33 @@
 struct BatchNormUnit {
     let store: ParameterStore
     let buffers: BufferStore
+    let name: String
     let gamma, beta: Parameter
     let meanSlot, varSlot: Int
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, channels: Int) {
         self.store = store
         self.buffers = buffers
+        self.name = name
         gamma = store.register(name + ".weight", Tensor(shape: [channels], repeating: 1))
         beta = store.register(name + ".bias", Tensor(zeros: [channels]))
         meanSlot = buffers.register(name + ".running_mean", [Float](repeating: 0, count: channels))
         varSlot = buffers.register(name + ".running_var", [Float](repeating: 1, count: channels))
     }
 
-    /// The batch statistics in train mode (nil in eval mode) are what backward needs.
-    func forward(_ x: Tensor, training: Bool) -> (y: Tensor, stats: NormStats?) {
+    /// The batch statistics in train mode (nil in eval mode) are what backward needs. With a
+    /// statistics reducer (SyncBatchNorm), a failed collective throws `SyncBatchNormError`: a
+    /// replica is gone, and the caller decides how the run ends.
+    func forward(_ x: Tensor, training: Bool) throws -> (y: Tensor, stats: NormStats?) {
         let g = store.tensor(gamma), b = store.tensor(beta)
         if training, let reducer = buffers.statisticsReducer {
             var mean = buffers.slot(meanSlot), variance = buffers.slot(varSlot)
-            // A failed collective means a replica is gone; nothing sensible can continue.
-            guard let r = try? SyncBatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean,
-                                                            runningVar: &variance, reducer: reducer) else {
-                fatalError("SyncBatchNorm: the statistics all-reduce failed")
+            let r: (y: Tensor, stats: NormStats, count: Int)
+            do {
+                r = try SyncBatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean,
+                                                     runningVar: &variance, reducer: reducer)
+            } catch {
+                throw SyncBatchNormError(layer: name, phase: "statistics", underlying: error)
             }
             buffers.withSlot(meanSlot) { $0 = mean }
             buffers.withSlot(varSlot) { $0 = variance }
@@ -45,11 +51,14 @@ struct BatchNormUnit {
         return (y, nil)
     }
 
-    func backward(_ dy: Tensor, input x: Tensor, stats: NormStats?) -> Tensor {
+    func backward(_ dy: Tensor, input x: Tensor, stats: NormStats?) throws -> Tensor {
         let g = store.tensor(gamma)
         if let st = stats, let m = st.globalCount, let reducer = buffers.statisticsReducer {
-            guard let r = try? SyncBatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: st, count: m, reducer: reducer) else {
-                fatalError("SyncBatchNorm: the gradient all-reduce failed")
+            let r: (dx: Tensor, dGamma: Tensor, dBeta: Tensor)
+            do {
+                r = try SyncBatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: st, count: m, reducer: reducer)
+            } catch {
+                throw SyncBatchNormError(layer: name, phase: "gradient", underlying: error)
             }
             store.accumulateGrad(gamma, r.dGamma)
             store.accumulateGrad(beta, r.dBeta)

@@ -8,29 +8,32 @@ struct CNNBlock {
     struct Cache { let x, c1: Tensor; let stats: NormStats?; let r: Tensor }
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
-         rng: inout SeededRNG) {
-        conv1 = ConvUnit(store, name + ".conv1", in: inC, out: outC, kernel: 3, padding: 1, bias: true, rng: &rng)
-        conv2 = ConvUnit(store, name + ".conv2", in: outC, out: outC, kernel: 3, padding: 1, bias: true, rng: &rng)
+         context: ExecutionContext, rng: inout SeededRNG) {
+        conv1 = ConvUnit(store, name + ".conv1", in: inC, out: outC, kernel: 3, padding: 1, bias: true,
+                         context: context, rng: &rng)
+        conv2 = ConvUnit(store, name + ".conv2", in: outC, out: outC, kernel: 3, padding: 1, bias: true,
+                         context: context, rng: &rng)
         bn1 = BatchNormUnit(store, buffers, name + ".BN1", channels: outC)
     }
 
-    func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
-        let c1 = conv1.forward(x)
-        let (n, stats) = bn1.forward(c1, training: training)
+    func forward(_ x: Tensor, training: Bool) throws -> (Tensor, Cache) {
+        let c1 = try conv1.forward(x)
+        let (n, stats) = try bn1.forward(c1, training: training)
         let r = ReLU.forward(n)
-        return (conv2.forward(r), Cache(x: x, c1: c1, stats: stats, r: r))
+        return (try conv2.forward(r), Cache(x: x, c1: c1, stats: stats, r: r))
     }
 
     /// Eval mode without caches: BN1 folded into conv1, the ReLU fused into it.
-    func infer(_ x: Tensor) -> Tensor {
+    func infer(_ x: Tensor) throws -> Tensor {
         let f = bn1.fold(weight: conv1.store.tensor(conv1.weight), bias: conv1.bias.map(conv1.store.tensor))
-        return conv2.forward(Conv2D.forward(x, weight: f.weight, bias: f.bias, conv1.geometry, activation: .relu))
+        return try conv2.forward(Conv2D.forward(x, weight: f.weight, bias: f.bias, conv1.geometry, activation: .relu,
+                                                backend: conv1.backend))
     }
 
     /// ReLU's mask on its output (y > 0 ⇔ x > 0) saves keeping the BatchNorm output.
-    func backward(_ dy: Tensor, _ c: Cache) -> Tensor {
-        let dr = conv2.backward(dy, input: c.r)!
+    func backward(_ dy: Tensor, _ c: Cache) throws -> Tensor {
+        let dr = try conv2.backward(dy, input: c.r)!
         let dn = ReLU.backward(dr, input: c.r)
-        return conv1.backward(bn1.backward(dn, input: c.c1, stats: c.stats), input: c.x)!
+        return try conv1.backward(bn1.backward(dn, input: c.c1, stats: c.stats), input: c.x)!
     }
 }

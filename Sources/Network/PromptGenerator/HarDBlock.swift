@@ -37,15 +37,15 @@ struct HarDBlock {
     }
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, growth: Int,
-         grmul: Double, layers n: Int, depthwise: Bool, rng: inout SeededRNG) {
+         grmul: Double, layers n: Int, depthwise: Bool, context: ExecutionContext, rng: inout SeededRNG) {
         var widths = [inC], links: [[Int]] = [], layers: [Layer] = []
         for k in 1...n {
             let (w, l) = HarDBlock.link(k, baseChannels: inC, growth: growth, grmul: grmul)
             let inK = l.reduce(0) { $0 + widths[$1] }
             let lname = "\(name).layers.\(k - 1)"
             layers.append(depthwise
-                ? .comb(CombConvLayer(store, buffers, lname, in: inK, out: w, rng: &rng))
-                : .conv(ConvLayer(store, buffers, lname, in: inK, out: w, kernel: 3, rng: &rng)))
+                ? .comb(CombConvLayer(store, buffers, lname, in: inK, out: w, context: context, rng: &rng))
+                : .conv(ConvLayer(store, buffers, lname, in: inK, out: w, kernel: 3, context: context, rng: &rng)))
             widths.append(w)
             links.append(l)
         }
@@ -68,17 +68,17 @@ struct HarDBlock {
         }
     }
 
-    func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
+    func forward(_ x: Tensor, training: Bool) throws -> (Tensor, Cache) {
         let caches = CacheStack<LayerCache>(capacity: layers.count)
-        let (y, outs) = run(x) { layer, input, concatenated in
+        let (y, outs) = try run(x) { layer, input, concatenated in
             switch layer {
             case let .conv(c):
-                var (y, cc) = c.forward(input, training: training)
+                var (y, cc) = try c.forward(input, training: training)
                 if concatenated { cc.x = nil }
                 caches.push(.conv(cc))
                 return y
             case let .comb(c):
-                var (y, cc) = c.forward(input, training: training)
+                var (y, cc) = try c.forward(input, training: training)
                 if concatenated { cc.0.x = nil }
                 caches.push(.comb(cc.0, cc.1))
                 return y
@@ -88,11 +88,11 @@ struct HarDBlock {
     }
 
     /// Eval mode without caches (BatchNorm folded, activations fused).
-    func infer(_ x: Tensor) -> Tensor {
-        run(x) { layer, input, _ in
+    func infer(_ x: Tensor) throws -> Tensor {
+        try run(x) { layer, input, _ in
             switch layer {
-            case let .conv(c): return c.infer(input)
-            case let .comb(c): return c.infer(input)
+            case let .conv(c): return try c.infer(input)
+            case let .comb(c): return try c.infer(input)
             }
         }.y
     }
@@ -100,12 +100,12 @@ struct HarDBlock {
     /// Feeds each layer its linked inputs (concatenated when several) through `apply`, which
     /// also learns whether the input is a concatenation; returns the block output and every
     /// layer's output (index 0 = x).
-    private func run(_ x: Tensor, _ apply: (Layer, Tensor, Bool) -> Tensor) -> (y: Tensor, outputs: [Tensor]) {
+    private func run(_ x: Tensor, _ apply: (Layer, Tensor, Bool) throws -> Tensor) rethrows -> (y: Tensor, outputs: [Tensor]) {
         var outs = [x]
         for (j, layer) in layers.enumerated() {
             let l = links[j]
             let input = l.count == 1 ? outs[l[0]] : Shape.concat(l.map { outs[$0] }, axis: 1)
-            outs.append(apply(layer, input, l.count > 1))
+            outs.append(try apply(layer, input, l.count > 1))
         }
         return (Shape.concat(outputs.map { outs[$0] }, axis: 1), outs)
     }
@@ -114,7 +114,7 @@ struct HarDBlock {
     /// that reads it has been processed. Returns the gradient of the block input. Each
     /// layer's cache is released as soon as its backward has run (as autograd frees saved
     /// tensors), so the step's peak memory is the forward's, not forward + backward.
-    func backward(_ dy: Tensor, _ cache: Cache) -> Tensor {
+    func backward(_ dy: Tensor, _ cache: Cache) throws -> Tensor {
         let caches = cache.layers
         precondition(caches.count == layers.count, "HarDBlock.backward: the caches were already consumed")
         var grads = [Tensor?](repeating: nil, count: layers.count + 1)
@@ -130,8 +130,8 @@ struct HarDBlock {
             let input = l.count == 1 ? nil : Shape.concat(l.map { cache.outputs[$0]! }, axis: 1)
             let dIn: Tensor
             switch (layers[j], layerCache) {
-            case let (.conv(c), .conv(cc)): dIn = c.backward(dOut, cc, input: input)!
-            case let (.comb(c), .comb(a, b)): dIn = c.backward(dOut, (a, b), input: input)
+            case let (.conv(c), .conv(cc)): dIn = try c.backward(dOut, cc, input: input)!
+            case let (.comb(c), .comb(a, b)): dIn = try c.backward(dOut, (a, b), input: input)
             default: preconditionFailure("HarDBlock.backward: cache does not match layer \(j)")
             }
             grads[j + 1] = nil

@@ -23,13 +23,13 @@ struct HarDNet {
     let stageChannels: [Int]
 
     init(_ v: HarDNetVariant, _ store: ParameterStore, _ buffers: BufferStore, prefix: String,
-         rng: inout SeededRNG) {
+         context: ExecutionContext, rng: inout SeededRNG) {
         var mods: [Module] = [], stages: [Int] = [], widths: [Int] = []
         func name() -> String { "\(prefix)base.\(mods.count)" }
         mods.append(.conv(ConvLayer(store, buffers, name(), in: 3, out: v.firstChannels.0, kernel: 3, stride: 2,
-                                    rng: &rng), stride: 2))
+                                    context: context, rng: &rng), stride: 2))
         mods.append(.conv(ConvLayer(store, buffers, name(), in: v.firstChannels.0, out: v.firstChannels.1,
-                                    kernel: v.depthwise ? 1 : 3, rng: &rng), stride: 1))
+                                    kernel: v.depthwise ? 1 : 3, context: context, rng: &rng), stride: 1))
         var ch = v.firstChannels.1
         /// Records the stage output before a downsampling; false once stride 16 is complete.
         func downsample(_ mods: inout [Module], kernel: Int, padding: Int) -> Bool {
@@ -38,7 +38,7 @@ struct HarDNet {
             if stages.count == 4 { return false }
             if v.depthwise {
                 mods.append(.dwconv(DWConvLayer(store, buffers, "\(prefix)base.\(mods.count)", channels: ch,
-                                                stride: 2, rng: &rng)))
+                                                stride: 2, context: context, rng: &rng)))
             } else {
                 mods.append(.maxPool(kernel: kernel, stride: 2, padding: padding))
             }
@@ -47,10 +47,10 @@ struct HarDNet {
         var building = downsample(&mods, kernel: 3, padding: 1)
         for b in v.blocks where building {
             let blk = HarDBlock(store, buffers, name(), in: ch, growth: b.growth, grmul: v.grmul, layers: b.layers,
-                                depthwise: v.depthwise, rng: &rng)
+                                depthwise: v.depthwise, context: context, rng: &rng)
             mods.append(.block(blk))
             mods.append(.conv(ConvLayer(store, buffers, name(), in: blk.outChannels, out: b.transition, kernel: 1,
-                                        rng: &rng), stride: 1))
+                                        context: context, rng: &rng), stride: 1))
             ch = b.transition
             if b.downsample { building = downsample(&mods, kernel: 2, padding: 0) }
         }
@@ -61,41 +61,41 @@ struct HarDNet {
     }
 
     /// (x4, x8, x16) and the caches of every module.
-    func forward(_ x: Tensor, training: Bool) -> (stages: [Tensor], caches: CacheStack<ModuleCache>) {
+    func forward(_ x: Tensor, training: Bool) throws -> (stages: [Tensor], caches: CacheStack<ModuleCache>) {
         let caches = CacheStack<ModuleCache>(capacity: modules.count)
-        let stages = run(x) { m, h in
+        let stages = try run(x) { m, h in
             switch m {
             case let .conv(c, _):
-                let (y, cc) = c.forward(h, training: training); caches.push(.conv(cc)); return y
+                let (y, cc) = try c.forward(h, training: training); caches.push(.conv(cc)); return y
             case let .dwconv(c):
-                let (y, cc) = c.forward(h, training: training); caches.push(.dwconv(cc)); return y
+                let (y, cc) = try c.forward(h, training: training); caches.push(.dwconv(cc)); return y
             case let .maxPool(k, s, p):
                 let r = Pool2D.maxForward(h, kernel: k, stride: s, padding: p)
                 caches.push(.maxPool(argmax: r.argmax, inputShape: h.shape)); return r.y
             case let .block(b):
-                let (y, cc) = b.forward(h, training: training); caches.push(.block(cc)); return y
+                let (y, cc) = try b.forward(h, training: training); caches.push(.block(cc)); return y
             }
         }
         return (stages, caches)
     }
 
     /// (x4, x8, x16) in eval mode without caches (BatchNorm folded, activations fused).
-    func infer(_ x: Tensor) -> [Tensor] {
-        run(x) { m, h in
+    func infer(_ x: Tensor) throws -> [Tensor] {
+        try run(x) { m, h in
             switch m {
-            case let .conv(c, _): return c.infer(h)
-            case let .dwconv(c): return c.infer(h)
+            case let .conv(c, _): return try c.infer(h)
+            case let .dwconv(c): return try c.infer(h)
             case let .maxPool(k, s, p): return Pool2D.maxForward(h, kernel: k, stride: s, padding: p).y
-            case let .block(b): return b.infer(h)
+            case let .block(b): return try b.infer(h)
             }
         }
     }
 
     /// Chains the modules through `apply` and returns the stage outputs at strides 4, 8, 16.
-    private func run(_ x: Tensor, _ apply: (Module, Tensor) -> Tensor) -> [Tensor] {
+    private func run(_ x: Tensor, _ apply: (Module, Tensor) throws -> Tensor) rethrows -> [Tensor] {
         var h = x, outs: [Tensor] = []
         for (i, m) in modules.enumerated() {
-            h = apply(m, h)
+            h = try apply(m, h)
             if stageIndices.dropFirst().contains(i) { outs.append(h) }
         }
         return outs
@@ -103,7 +103,7 @@ struct HarDNet {
 
     /// Gradients of (x4, x8, x16) in; parameter gradients accumulated. The image gets none.
     /// Consumes `caches`, releasing each module's as soon as its backward has run.
-    func backward(_ dStages: [Tensor], _ caches: CacheStack<ModuleCache>) {
+    func backward(_ dStages: [Tensor], _ caches: CacheStack<ModuleCache>) throws {
         precondition(caches.count == modules.count, "HarDNet.backward: the caches were already consumed")
         var g: Tensor? = nil
         let taps = Array(stageIndices.dropFirst())
@@ -114,10 +114,10 @@ struct HarDNet {
             let cache = caches.pop()
             guard let dy = g else { continue }
             switch (modules[i], cache) {
-            case let (.conv(c, _), .conv(cc)): g = c.backward(dy, cc, needInputGrad: i > 0)
-            case let (.dwconv(c), .dwconv(cc)): g = c.backward(dy, cc)
+            case let (.conv(c, _), .conv(cc)): g = try c.backward(dy, cc, needInputGrad: i > 0)
+            case let (.dwconv(c), .dwconv(cc)): g = try c.backward(dy, cc)
             case let (.maxPool, .maxPool(argmax, shape)): g = Pool2D.maxBackward(dy, argmax: argmax, inputShape: shape)
-            case let (.block(b), .block(cc)): g = b.backward(dy, cc)
+            case let (.block(b), .block(cc)): g = try b.backward(dy, cc)
             default: preconditionFailure("HarDNet.backward: cache does not match module \(i)")
             }
         }

@@ -10,32 +10,32 @@ struct ConvLayer {
     struct Cache { var x: Tensor?; let convOut: Tensor; let stats: NormStats?; let y: Tensor }
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
-         kernel: Int = 3, stride: Int = 1, rng: inout SeededRNG) {
+         kernel: Int = 3, stride: Int = 1, context: ExecutionContext, rng: inout SeededRNG) {
         conv = ConvUnit(store, name + ".conv", in: inC, out: outC, kernel: kernel, stride: stride,
-                        padding: kernel / 2, bias: false, rng: &rng)
+                        padding: kernel / 2, bias: false, context: context, rng: &rng)
         norm = BatchNormUnit(store, buffers, name + ".norm", channels: outC)
     }
 
-    func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
-        let c = conv.forward(x)
-        let (n, stats) = norm.forward(c, training: training)
+    func forward(_ x: Tensor, training: Bool) throws -> (Tensor, Cache) {
+        let c = try conv.forward(x)
+        let (n, stats) = try norm.forward(c, training: training)
         let y = ReLU6.forward(n)
         return (y, Cache(x: x, convOut: c, stats: stats, y: y))
     }
 
     /// Eval mode, nothing kept: BatchNorm folded into the convolution, ReLU6 fused into it.
-    func infer(_ x: Tensor) -> Tensor {
+    func infer(_ x: Tensor) throws -> Tensor {
         let f = norm.fold(weight: conv.store.tensor(conv.weight), bias: nil)
-        return Conv2D.forward(x, weight: f.weight, bias: f.bias, conv.geometry, activation: .relu6)
+        return try Conv2D.forward(x, weight: f.weight, bias: f.bias, conv.geometry, activation: .relu6, backend: conv.backend)
     }
 
     /// ReLU6's gradient mask is the same on its output (0 < y < 6 ⇔ 0 < x < 6), so the
     /// BatchNorm output need not be kept.
-    func backward(_ dy: Tensor, _ c: Cache, input: Tensor? = nil, needInputGrad: Bool = true) -> Tensor? {
+    func backward(_ dy: Tensor, _ c: Cache, input: Tensor? = nil, needInputGrad: Bool = true) throws -> Tensor? {
         guard let x = input ?? c.x else { preconditionFailure("ConvLayer.backward: the input was dropped and not given") }
         let dn = ReLU6.backward(dy, input: c.y)
-        let dc = norm.backward(dn, input: c.convOut, stats: c.stats)
-        return conv.backward(dc, input: x, needInputGrad: needInputGrad)
+        let dc = try norm.backward(dn, input: c.convOut, stats: c.stats)
+        return try conv.backward(dc, input: x, needInputGrad: needInputGrad)
     }
 }
 
@@ -46,26 +46,26 @@ struct DWConvLayer {
     struct Cache { let x, convOut: Tensor; let stats: NormStats? }
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, channels: Int, stride: Int = 1,
-         rng: inout SeededRNG) {
+         context: ExecutionContext, rng: inout SeededRNG) {
         dwconv = ConvUnit(store, name + ".dwconv", in: channels, out: channels, kernel: 3, stride: stride,
-                          padding: 1, groups: channels, bias: false, rng: &rng)
+                          padding: 1, groups: channels, bias: false, context: context, rng: &rng)
         norm = BatchNormUnit(store, buffers, name + ".norm", channels: channels)
     }
 
-    func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
-        let c = dwconv.forward(x)
-        let (y, stats) = norm.forward(c, training: training)
+    func forward(_ x: Tensor, training: Bool) throws -> (Tensor, Cache) {
+        let c = try dwconv.forward(x)
+        let (y, stats) = try norm.forward(c, training: training)
         return (y, Cache(x: x, convOut: c, stats: stats))
     }
 
     /// Eval mode, nothing kept: BatchNorm folded into the depthwise convolution.
-    func infer(_ x: Tensor) -> Tensor {
+    func infer(_ x: Tensor) throws -> Tensor {
         let f = norm.fold(weight: dwconv.store.tensor(dwconv.weight), bias: nil)
-        return Conv2D.forward(x, weight: f.weight, bias: f.bias, dwconv.geometry)
+        return try Conv2D.forward(x, weight: f.weight, bias: f.bias, dwconv.geometry, backend: dwconv.backend)
     }
 
-    func backward(_ dy: Tensor, _ c: Cache) -> Tensor {
-        dwconv.backward(norm.backward(dy, input: c.convOut, stats: c.stats), input: c.x)!
+    func backward(_ dy: Tensor, _ c: Cache) throws -> Tensor {
+        try dwconv.backward(norm.backward(dy, input: c.convOut, stats: c.stats), input: c.x)!
     }
 }
 
@@ -74,20 +74,20 @@ struct CombConvLayer {
     let layer2: DWConvLayer
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
-         rng: inout SeededRNG) {
-        layer1 = ConvLayer(store, buffers, name + ".layer1", in: inC, out: outC, kernel: 1, rng: &rng)
-        layer2 = DWConvLayer(store, buffers, name + ".layer2", channels: outC, rng: &rng)
+         context: ExecutionContext, rng: inout SeededRNG) {
+        layer1 = ConvLayer(store, buffers, name + ".layer1", in: inC, out: outC, kernel: 1, context: context, rng: &rng)
+        layer2 = DWConvLayer(store, buffers, name + ".layer2", channels: outC, context: context, rng: &rng)
     }
 
-    func forward(_ x: Tensor, training: Bool) -> (Tensor, (ConvLayer.Cache, DWConvLayer.Cache)) {
-        let (a, ca) = layer1.forward(x, training: training)
-        let (y, cb) = layer2.forward(a, training: training)
+    func forward(_ x: Tensor, training: Bool) throws -> (Tensor, (ConvLayer.Cache, DWConvLayer.Cache)) {
+        let (a, ca) = try layer1.forward(x, training: training)
+        let (y, cb) = try layer2.forward(a, training: training)
         return (y, (ca, cb))
     }
 
-    func infer(_ x: Tensor) -> Tensor { layer2.infer(layer1.infer(x)) }
+    func infer(_ x: Tensor) throws -> Tensor { try layer2.infer(layer1.infer(x)) }
 
-    func backward(_ dy: Tensor, _ c: (ConvLayer.Cache, DWConvLayer.Cache), input: Tensor? = nil) -> Tensor {
-        layer1.backward(layer2.backward(dy, c.1), c.0, input: input)!
+    func backward(_ dy: Tensor, _ c: (ConvLayer.Cache, DWConvLayer.Cache), input: Tensor? = nil) throws -> Tensor {
+        try layer1.backward(layer2.backward(dy, c.1), c.0, input: input)!
     }
 }

@@ -6,8 +6,11 @@
 /// All trainable tensors live in `store` under the names of ModelEmb's state dict
 /// (`backbone.base.…`, `decoder.up1.…`); BatchNorm running statistics live in `buffers`.
 /// `training: true` runs BatchNorm on batch statistics and updates the running ones.
+/// Every convolution runs on `context.convolution`. Forward and backward throw when a
+/// convolution backend fails or a SyncBatchNorm collective does (`SyncBatchNormError`).
 public final class PromptGenerator {
     public let variant: HarDNetVariant
+    public let context: ExecutionContext
     public let store: ParameterStore
     public let buffers: BufferStore
     public let embeddingChannels: Int
@@ -32,30 +35,31 @@ public final class PromptGenerator {
     /// Registers every parameter in `store` (which must not already hold these names) and
     /// initialises it like PyTorch's defaults, drawing from `rng` in registration order.
     public init(variant: HarDNetVariant, store: ParameterStore = ParameterStore(), embeddingChannels: Int = 256,
-                outputSize: Int = 64, rng: inout SeededRNG) {
+                outputSize: Int = 64, context: ExecutionContext, rng: inout SeededRNG) {
         self.variant = variant
+        self.context = context
         self.store = store
         self.embeddingChannels = embeddingChannels
         self.outputSize = outputSize
         let buffers = BufferStore()
         self.buffers = buffers
-        backbone = HarDNet(variant, store, buffers, prefix: "backbone.", rng: &rng)
+        backbone = HarDNet(variant, store, buffers, prefix: "backbone.", context: context, rng: &rng)
         let d = backbone.stageChannels
-        up1 = UpBlockSkip(store, buffers, "decoder.up1", in: d[3] + d[2], out: d[2], rng: &rng)
-        up2 = UpBlockSkip(store, buffers, "decoder.up2", in: d[2] + d[1], out: d[1], rng: &rng)
-        final = CNNBlock(store, buffers, "decoder.final", in: d[1], out: embeddingChannels, rng: &rng)
+        up1 = UpBlockSkip(store, buffers, "decoder.up1", in: d[3] + d[2], out: d[2], context: context, rng: &rng)
+        up2 = UpBlockSkip(store, buffers, "decoder.up2", in: d[2] + d[1], out: d[1], context: context, rng: &rng)
+        final = CNNBlock(store, buffers, "decoder.final", in: d[1], out: embeddingChannels, context: context, rng: &rng)
     }
 
     /// Channels of the backbone's stage outputs at strides 2, 4, 8, 16.
     public var stageChannels: [Int] { backbone.stageChannels }
 
     /// x [N, 3, H, W] (H, W multiples of 16) → Z [N, 256, 64, 64].
-    public func forward(_ x: Tensor, training: Bool) -> (Tensor, Cache) {
+    public func forward(_ x: Tensor, training: Bool) throws -> (Tensor, Cache) {
         checkInput(x)
-        let (stages, bc) = backbone.forward(x, training: training)
-        let (u1, c1) = up1.forward(stages[2], skip: stages[1], training: training)
-        let (u2, c2) = up2.forward(u1, skip: stages[0], training: training)
-        let (f, cf) = final.forward(u2, training: training)
+        let (stages, bc) = try backbone.forward(x, training: training)
+        let (u1, c1) = try up1.forward(stages[2], skip: stages[1], training: training)
+        let (u2, c2) = try up2.forward(u1, skip: stages[0], training: training)
+        let (f, cf) = try final.forward(u2, training: training)
         let t = Tanh.forward(f)
         let z = BilinearResize.forward(t, height: outputSize, width: outputSize, alignCorners: true)
         return (z, Cache(backbone: bc, up1: c1, up2: c2, final: cf, tanhOut: t))
@@ -64,11 +68,11 @@ public final class PromptGenerator {
     /// Z in evaluation mode for inference: the same function as `forward(x, training: false)`,
     /// with each BatchNorm folded into its convolution and the activation after it fused into
     /// the same oneDNN call, and nothing kept for a backward pass.
-    public func infer(_ x: Tensor) -> Tensor {
+    public func infer(_ x: Tensor) throws -> Tensor {
         checkInput(x)
-        let stages = backbone.infer(x)
-        let u2 = up2.infer(up1.infer(stages[2], skip: stages[1]), skip: stages[0])
-        let t = Tanh.forward(final.infer(u2))
+        let stages = try backbone.infer(x)
+        let u2 = try up2.infer(up1.infer(stages[2], skip: stages[1]), skip: stages[0])
+        let t = Tanh.forward(try final.infer(u2))
         return BilinearResize.forward(t, height: outputSize, width: outputSize, alignCorners: true)
     }
 
@@ -78,20 +82,20 @@ public final class PromptGenerator {
     }
 
     /// Accumulates dL/dθ for every parameter into `store.grads` (the image gets no gradient).
-    public func backward(_ dOut: Tensor, _ cache: Cache) {
-        let dStages = decoderBackward(dOut, cache)
-        backbone.backward(dStages, cache.backbone)
+    public func backward(_ dOut: Tensor, _ cache: Cache) throws {
+        let dStages = try decoderBackward(dOut, cache)
+        try backbone.backward(dStages, cache.backbone)
     }
 
     /// The decoder part of backward; its caches are gone when this returns.
-    private func decoderBackward(_ dOut: Tensor, _ cache: Cache) -> [Tensor] {
+    private func decoderBackward(_ dOut: Tensor, _ cache: Cache) throws -> [Tensor] {
         guard let c = cache.decoder else { preconditionFailure("PromptGenerator.backward: this cache was already used") }
         cache.decoder = nil
         let dt = BilinearResize.backward(dOut, inputShape: c.tanhOut.shape, alignCorners: true)
         let df = Tanh.backward(dt, output: c.tanhOut)
-        let du2 = final.backward(df, c.final)
-        let (du1, dx4) = up2.backward(du2, c.up2)
-        let (dx16, dx8) = up1.backward(du1, c.up1)
+        let du2 = try final.backward(df, c.final)
+        let (du1, dx4) = try up2.backward(du2, c.up2)
+        let (dx16, dx8) = try up1.backward(du1, c.up1)
         return [dx4, dx8, dx16]
     }
 

@@ -45,11 +45,11 @@ extension FrozenConv2D {
 
     /// conv(x) + bias, then GELU when `gelu`; NCHW in and out. Same function as
     /// `GELU.forward(self(x))`, through the fused kernels where the shape allows.
-    func forward(_ x: Tensor, gelu: Bool) -> Tensor {
-        if ConvShapeRecorder.isRecording { ConvShapeRecorder.record(x.shape, weight.shape, geometry) }
+    func forward(_ x: Tensor, gelu: Bool) throws -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let k = weight.shape[0], hw = h * w
         if isPointwise && x.shape[1] == weight.shape[1] {
+            backend.noteFusedConvolution(ConvCallShape(input: x.shape, weight: weight.shape, geometry))
             var y = Tensor(shape: [n, k, h, w], data: FrozenFused.uninitialized(n * k * hw))
             withPointers(x, weight, bias, mutating: &y) { xp, wp, bp, yp in
                 for i in 0..<n {
@@ -61,6 +61,7 @@ extension FrozenConv2D {
             return y
         }
         if isDepthwise3x3Same && c == k {
+            backend.noteFusedConvolution(ConvCallShape(input: x.shape, weight: weight.shape, geometry))
             var y = Tensor(shape: [n, k, h, w], data: FrozenFused.uninitialized(n * k * hw))
             withPointers(x, weight, mutating: &y) { xp, wp, yp in
                 for plane in 0..<(n * c) {
@@ -71,7 +72,7 @@ extension FrozenConv2D {
             }
             return y
         }
-        var y = self(x)
+        var y = try self(x)
         if gelu { FrozenFused.geluInPlace(&y) }
         return y
     }

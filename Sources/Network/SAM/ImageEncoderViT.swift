@@ -118,26 +118,26 @@ public struct ImageEncoderViT {
     let neck1, neck2: FrozenConv2D
     let neckNorm1, neckNorm2: FrozenLayerNorm2D
 
-    public init(_ bag: WeightBag, _ p: String = "image_encoder", config: ViTConfig = .vitB) {
+    public init(_ bag: WeightBag, _ p: String = "image_encoder", config: ViTConfig = .vitB, context: ExecutionContext) {
         self.config = config
         let d = config.embedDim, g = config.gridSize
         patchEmbed = FrozenConv2D(bag, p + ".patch_embed.proj", in: 3, out: d, kernel: config.patchSize,
-                                  geometry: .init(stride: config.patchSize))
+                                  geometry: .init(stride: config.patchSize), context: context)
         posEmbed = bag.take(p + ".pos_embed", [g, g, d])
         blocks = (0..<config.depth).map { i in
             ViTBlock(bag, "\(p).blocks.\(i)", config: config,
                      window: config.globalAttnIndexes.contains(i) ? 0 : config.windowSize)
         }
-        neck1 = FrozenConv2D(bag, p + ".neck.0", in: d, out: config.outChans, kernel: 1, bias: false)
+        neck1 = FrozenConv2D(bag, p + ".neck.0", in: d, out: config.outChans, kernel: 1, bias: false, context: context)
         neckNorm1 = FrozenLayerNorm2D(bag, p + ".neck.1", channels: config.outChans)
         neck2 = FrozenConv2D(bag, p + ".neck.2", in: config.outChans, out: config.outChans, kernel: 3,
-                             geometry: .init(padding: 1), bias: false)
+                             geometry: .init(padding: 1), bias: false, context: context)
         neckNorm2 = FrozenLayerNorm2D(bag, p + ".neck.3", channels: config.outChans)
     }
 
     /// Patch embedding plus the absolute position embedding: [B, 3, S, S] → tokens [B, S/p, S/p, C].
-    func embed(_ images: Tensor) -> Tensor {
-        let x = patchEmbed(images)                                  // [B, C, g, g]
+    func embed(_ images: Tensor) throws -> Tensor {
+        let x = try patchEmbed(images)                                // [B, C, g, g]
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         precondition(h * w * c == posEmbed.count,
                      "ImageEncoderViT: images \(images.shape) give a \(h)×\(w) grid; the encoder is built for \(config.imageSize)²")
@@ -153,16 +153,16 @@ public struct ImageEncoderViT {
     }
 
     /// The tokens after the first `count` blocks (for parity checks of intermediate stages).
-    func tokens(_ images: Tensor, through count: Int) -> Tensor {
-        var x = embed(images)
+    func tokens(_ images: Tensor, through count: Int) throws -> Tensor {
+        var x = try embed(images)
         for blk in blocks.prefix(count) { x = blk(x) }
         return x
     }
 
     /// Preprocessed images [B, 3, S, S] → embeddings [B, outChans, S/16, S/16].
-    public func callAsFunction(_ images: Tensor) -> Tensor {
-        let t = tokens(images, through: blocks.count)
-        let x = neckNorm1(neck1(Shape.permute(t, [0, 3, 1, 2])))
-        return neckNorm2(neck2(x))
+    public func callAsFunction(_ images: Tensor) throws -> Tensor {
+        let t = try tokens(images, through: blocks.count)
+        let x = neckNorm1(try neck1(Shape.permute(t, [0, 3, 1, 2])))
+        return neckNorm2(try neck2(x))
     }
 }

@@ -12,16 +12,18 @@ public struct MaskDecoder {
     let iouHead: SAMHeadMLP
 
     public init(_ bag: WeightBag, _ p: String = "mask_decoder", dim: Int = 256, multimaskOutputs: Int = 3,
-                iouHeadDepth: Int = 3, iouHeadHidden: Int = 256) {
+                iouHeadDepth: Int = 3, iouHeadHidden: Int = 256, context: ExecutionContext) {
         self.dim = dim
         numMaskTokens = multimaskOutputs + 1
         iouToken = bag.take(p + ".iou_token.weight", [1, dim])
         maskTokens = bag.take(p + ".mask_tokens.weight", [numMaskTokens, dim])
         transformer = TwoWayTransformer(bag, p + ".transformer", dim: dim)
         let k2s2 = ConvTranspose2DGeometry(stride: 2)
-        up1 = FrozenConvTranspose2D(bag, p + ".output_upscaling.0", in: dim, out: dim / 4, kernel: 2, geometry: k2s2)
+        up1 = FrozenConvTranspose2D(bag, p + ".output_upscaling.0", in: dim, out: dim / 4, kernel: 2, geometry: k2s2,
+                                    context: context)
         upNorm = FrozenLayerNorm2D(bag, p + ".output_upscaling.1", channels: dim / 4)
-        up2 = FrozenConvTranspose2D(bag, p + ".output_upscaling.3", in: dim / 4, out: dim / 8, kernel: 2, geometry: k2s2)
+        up2 = FrozenConvTranspose2D(bag, p + ".output_upscaling.3", in: dim / 4, out: dim / 8, kernel: 2, geometry: k2s2,
+                                    context: context)
         hypernetworks = (0..<numMaskTokens).map {
             SAMHeadMLP(bag, "\(p).output_hypernetworks_mlps.\($0)", input: dim, hidden: dim, output: dim / 8, depth: 3)
         }
@@ -47,7 +49,7 @@ public struct MaskDecoder {
     /// imageEmbedding [B, C, h, w]; imagePE [1, C, h, w]; sparse [1 or B, N, C] (N may be 0);
     /// dense [B, C, h, w] (or [1, C, h, w], broadcast).
     public func forward(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor,
-                        multimaskOutput: Bool) -> (Output, Cache) {
+                        multimaskOutput: Bool) throws -> (Output, Cache) {
         let b = imageEmbedding.shape[0], c = dim, h = imageEmbedding.shape[2], w = imageEmbedding.shape[3]
         let nSparse = sparse.shape[1]
         precondition(sparse.shape[0] == 1 || sparse.shape[0] == b, "MaskDecoder: sparse batch \(sparse.shape[0]) vs images \(b)")
@@ -73,10 +75,10 @@ public struct MaskDecoder {
         let t = transformer.forward(image: flat, imagePE: peFlat, tokens: tokens)
 
         let keysImage = Shape.permute(t.keys, [0, 2, 1]).reshaped([b, c, h, w])
-        let up1Out = up1(keysImage)
+        let up1Out = try up1(keysImage)
         let (normOut, normStats) = upNorm.forward(up1Out)
         let up2In = GELU.forward(normOut)
-        let up2Out = up2(up2In)
+        let up2Out = try up2(up2In)
         let upscaled = GELU.forward(up2Out)      // [B, c/8, 4h, 4w]
         let cu = c / 8, hw = upscaled.shape[2] * upscaled.shape[3]
 
@@ -108,7 +110,7 @@ public struct MaskDecoder {
 
     /// Gradient of the loss with respect to the dense prompt [B, C, h, w], from the gradient
     /// with respect to the returned masks. (The IoU prediction takes no part in the loss.)
-    public func backwardDense(dMasks: Tensor, _ k: Cache) -> Tensor {
+    public func backwardDense(dMasks: Tensor, _ k: Cache) throws -> Tensor {
         let b = k.batch, c = dim, cu = c / 8
         let hw = k.upscaled.shape[2] * k.upscaled.shape[3]
         let sl = k.maskSlice
@@ -123,10 +125,10 @@ public struct MaskDecoder {
         let g = MatMul.backward(dAll, k.hyperIn, k.upscaled.reshaped([b, cu, hw]))
         // Upscaling path back to the transformer's image output.
         let dUp2Out = GELU.backward(g.db.reshaped(k.upscaled.shape), input: k.up2Out)
-        let dUp2In = up2.backwardInput(dUp2Out)
+        let dUp2In = try up2.backwardInput(dUp2Out)
         let dNormOut = GELU.backward(dUp2In, input: k.normOut)
         let dUp1Out = upNorm.backwardInput(dNormOut, input: k.up1Out, stats: k.normStats)
-        let dKeysImage = up1.backwardInput(dUp1Out)                                  // [B, C, h, w]
+        let dKeysImage = try up1.backwardInput(dUp1Out)                              // [B, C, h, w]
         let dKeys = Shape.permute(dKeysImage.reshaped([b, c, k.h * k.w]), [0, 2, 1])
         // Hypernetwork path back to the transformer's token output.
         let nTok = k.transformer.preFinal.shape[1]

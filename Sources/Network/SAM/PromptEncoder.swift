@@ -16,7 +16,8 @@ public struct PromptEncoder {
     let maskNorm1, maskNorm2: FrozenLayerNorm2D
 
     public init(_ bag: WeightBag, _ p: String = "prompt_encoder", dim: Int = 256,
-                embeddingSize: (h: Int, w: Int), inputSize: (h: Int, w: Int), maskChannels: Int = 16) {
+                embeddingSize: (h: Int, w: Int), inputSize: (h: Int, w: Int), maskChannels: Int = 16,
+                context: ExecutionContext) {
         self.dim = dim
         self.embeddingSize = embeddingSize
         self.inputSize = inputSize
@@ -25,11 +26,13 @@ public struct PromptEncoder {
         notAPoint = bag.take(p + ".not_a_point_embed.weight", [1, dim])
         noMask = bag.take(p + ".no_mask_embed.weight", [1, dim])
         let s2 = Conv2DGeometry(stride: 2)
-        maskConv1 = FrozenConv2D(bag, p + ".mask_downscaling.0", in: 1, out: maskChannels / 4, kernel: 2, geometry: s2)
+        maskConv1 = FrozenConv2D(bag, p + ".mask_downscaling.0", in: 1, out: maskChannels / 4, kernel: 2, geometry: s2,
+                                 context: context)
         maskNorm1 = FrozenLayerNorm2D(bag, p + ".mask_downscaling.1", channels: maskChannels / 4)
-        maskConv2 = FrozenConv2D(bag, p + ".mask_downscaling.3", in: maskChannels / 4, out: maskChannels, kernel: 2, geometry: s2)
+        maskConv2 = FrozenConv2D(bag, p + ".mask_downscaling.3", in: maskChannels / 4, out: maskChannels, kernel: 2, geometry: s2,
+                                 context: context)
         maskNorm2 = FrozenLayerNorm2D(bag, p + ".mask_downscaling.4", channels: maskChannels)
-        maskConv3 = FrozenConv2D(bag, p + ".mask_downscaling.6", in: maskChannels, out: dim, kernel: 1)
+        maskConv3 = FrozenConv2D(bag, p + ".mask_downscaling.6", in: maskChannels, out: dim, kernel: 1, context: context)
     }
 
     /// sin/cos features of normalised (x, y) in [0, 1]: [sin(2π(2c−1)G), cos(…)].
@@ -94,10 +97,10 @@ public struct PromptEncoder {
     }
 
     /// Mask prompts [B, 1, 4h, 4w] (logits) → dense [B, dim, h, w].
-    public func embedMasks(_ masks: Tensor) -> Tensor {
-        var x = GELU.forward(maskNorm1(maskConv1(masks)))
-        x = GELU.forward(maskNorm2(maskConv2(x)))
-        return maskConv3(x)
+    public func embedMasks(_ masks: Tensor) throws -> Tensor {
+        var x = GELU.forward(maskNorm1(try maskConv1(masks)))
+        x = GELU.forward(maskNorm2(try maskConv2(x)))
+        return try maskConv3(x)
     }
 
     /// The "no mask" dense embedding broadcast to [B, dim, h, w].
@@ -112,13 +115,13 @@ public struct PromptEncoder {
     }
 
     /// The full encoder: (sparse [B, N, dim], dense [B, dim, h, w]).
-    public func callAsFunction(points: (Tensor, [[Int]])? = nil, boxes: Tensor? = nil, masks: Tensor? = nil) -> (Tensor, Tensor) {
+    public func callAsFunction(points: (Tensor, [[Int]])? = nil, boxes: Tensor? = nil, masks: Tensor? = nil) throws -> (Tensor, Tensor) {
         let b = points?.0.shape[0] ?? boxes?.shape[0] ?? masks?.shape[0] ?? 1
         var parts: [Tensor] = []
         if let (p, l) = points { parts.append(embedPoints(p, labels: l, pad: boxes == nil)) }
         if let bx = boxes { parts.append(embedBoxes(bx)) }
         let sparse = parts.isEmpty ? Tensor(zeros: [b, 0, dim]) : Shape.concat(parts, axis: 1)
-        let dense = masks.map { embedMasks($0) } ?? noMaskDense(batch: b)
+        let dense = try masks.map { try embedMasks($0) } ?? noMaskDense(batch: b)
         return (sparse, dense)
     }
 }

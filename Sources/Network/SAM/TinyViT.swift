@@ -20,32 +20,33 @@ public struct TinyViTConfig: Sendable {
 
 struct MBConv {
     let conv1, conv2, conv3: FrozenConv2D
-    init(_ bag: WeightBag, _ p: String, dim: Int, expand: Int) {
+    /// Output rows per strip (the context's `stripRows`).
+    let stripRows: Int
+    init(_ bag: WeightBag, _ p: String, dim: Int, expand: Int, context: ExecutionContext) {
         let hid = dim * expand
-        conv1 = .convBN(bag, p + ".conv1", in: dim, out: hid, kernel: 1)
-        conv2 = .convBN(bag, p + ".conv2", in: hid, out: hid, kernel: 3, geometry: .init(padding: 1, groups: hid))
-        conv3 = .convBN(bag, p + ".conv3", in: hid, out: dim, kernel: 1)
+        conv1 = .convBN(bag, p + ".conv1", in: dim, out: hid, kernel: 1, context: context)
+        conv2 = .convBN(bag, p + ".conv2", in: hid, out: hid, kernel: 3, geometry: .init(padding: 1, groups: hid), context: context)
+        conv3 = .convBN(bag, p + ".conv3", in: hid, out: dim, kernel: 1, context: context)
+        stripRows = context.stripRows
     }
     /// GELU(x + conv3(GELU(conv2(GELU(conv1(x)))))), computed in strips of `stripRows` output
     /// rows per image: conv1 (sgemm) + bias + GELU fills a ring of hidden rows (the strip and
     /// one row of halo on each side), the depthwise kernel (+ bias + GELU) turns it into the
     /// strip's hidden output, conv3 (sgemm) writes the strip of y, and bias + residual + GELU
     /// finish it in place. The 4×-wide hidden tensor (670 MB at batch 10, 256²) never exists.
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard conv1.isPointwise, conv2.isDepthwise3x3Same, conv3.isPointwise else {
-            var y = conv3(conv2.forward(conv1.forward(x, gelu: true), gelu: true))
+            var y = try conv3(conv2.forward(conv1.forward(x, gelu: true), gelu: true))
             Elementwise.addInPlace(&y, x)
             FrozenFused.geluInPlace(&y)
             return y
         }
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let hid = conv1.weight.shape[0], hw = h * w
-        if ConvShapeRecorder.isRecording {
-            ConvShapeRecorder.record(x.shape, conv1.weight.shape, conv1.geometry)
-            ConvShapeRecorder.record([b, hid, h, w], conv2.weight.shape, conv2.geometry)
-            ConvShapeRecorder.record([b, hid, h, w], conv3.weight.shape, conv3.geometry)
-        }
-        let strip = min(h, MBConv.stripRows), slots = strip + 2
+        conv1.backend.noteFusedConvolution(ConvCallShape(input: x.shape, weight: conv1.weight.shape, conv1.geometry))
+        conv2.backend.noteFusedConvolution(ConvCallShape(input: [b, hid, h, w], weight: conv2.weight.shape, conv2.geometry))
+        conv3.backend.noteFusedConvolution(ConvCallShape(input: [b, hid, h, w], weight: conv3.weight.shape, conv3.geometry))
+        let strip = min(h, stripRows), slots = strip + 2
         let ring = UnsafeMutablePointer<Float>.allocate(capacity: hid * slots * w)
         let mid = UnsafeMutablePointer<Float>.allocate(capacity: hid * strip * w)
         defer { ring.deallocate(); mid.deallocate() }
@@ -91,24 +92,21 @@ struct MBConv {
         }
         return y
     }
-
-    /// Output rows per strip: the ring (hidden·(rows + 2)·W floats) and the depthwise output stay
-    /// in L2/L3 (2.5 MB each at 256 hidden channels, W = 256) while sgemm still gets 2048 columns.
-    static var stripRows = 8
 }
 
 struct PatchMerging {
     let conv1, conv2, conv3: FrozenConv2D
-    init(_ bag: WeightBag, _ p: String, dim: Int, out: Int) {
-        conv1 = .convBN(bag, p + ".conv1", in: dim, out: out, kernel: 1)
+    init(_ bag: WeightBag, _ p: String, dim: Int, out: Int, context: ExecutionContext) {
+        conv1 = .convBN(bag, p + ".conv1", in: dim, out: out, kernel: 1, context: context)
         // LiteMedSAM's TinyViT keeps the resolution when merging into 320 (or 448/576) channels.
         let stride = [320, 448, 576].contains(out) ? 1 : 2
-        conv2 = .convBN(bag, p + ".conv2", in: out, out: out, kernel: 3, geometry: .init(stride: stride, padding: 1, groups: out))
-        conv3 = .convBN(bag, p + ".conv3", in: out, out: out, kernel: 1)
+        conv2 = .convBN(bag, p + ".conv2", in: out, out: out, kernel: 3, geometry: .init(stride: stride, padding: 1, groups: out),
+                        context: context)
+        conv3 = .convBN(bag, p + ".conv3", in: out, out: out, kernel: 1, context: context)
     }
     /// NCHW in, NCHW out.
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        conv3.forward(conv2.forward(conv1.forward(x, gelu: true), gelu: true), gelu: false)
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try conv3.forward(conv2.forward(conv1.forward(x, gelu: true), gelu: true), gelu: false)
     }
 }
 
@@ -174,9 +172,10 @@ struct TinyViTBlock {
     let fc1, fc2: FrozenLinear
     let window, dim: Int
 
-    init(_ bag: WeightBag, _ p: String, dim: Int, heads: Int, window: Int, mlpRatio: Int) {
+    init(_ bag: WeightBag, _ p: String, dim: Int, heads: Int, window: Int, mlpRatio: Int, context: ExecutionContext) {
         attn = TinyViTAttention(bag, p + ".attn", dim: dim, heads: heads, window: window)
-        localConv = .convBN(bag, p + ".local_conv", in: dim, out: dim, kernel: 3, geometry: .init(padding: 1, groups: dim))
+        localConv = .convBN(bag, p + ".local_conv", in: dim, out: dim, kernel: 3, geometry: .init(padding: 1, groups: dim),
+                            context: context)
         mlpNorm = FrozenLayerNorm(bag, p + ".mlp.norm", dim: dim)
         fc1 = FrozenLinear(bag, p + ".mlp.fc1", in: dim, out: dim * mlpRatio)
         fc2 = FrozenLinear(bag, p + ".mlp.fc2", in: dim * mlpRatio, out: dim)
@@ -190,7 +189,7 @@ struct TinyViTBlock {
     let localW9: [Float]
 
     /// x tokens [B, H·W, C] → same.
-    func callAsFunction(_ x: Tensor, h: Int, w: Int) -> Tensor {
+    func callAsFunction(_ x: Tensor, h: Int, w: Int) throws -> Tensor {
         let b = x.shape[0], c = dim, ws = window
         let windows = b * ((h + ws - 1) / ws) * ((w + ws - 1) / ws)
         // Zero-padded windows [B·nh·nw, ws·ws, C] (padding tokens take part, as in PyTorch); y = x + attention.
@@ -207,7 +206,7 @@ struct TinyViTBlock {
             }
         } else {
             let nchw = Shape.permute(y.reshaped([b, h * w, c]), [0, 2, 1]).reshaped([b, c, h, w])
-            t = Shape.permute(localConv(nchw).reshaped([b, c, h * w]), [0, 2, 1])
+            t = Shape.permute(try localConv(nchw).reshaped([b, c, h * w]), [0, 2, 1])
         }
         var hidden = fc1(mlpNorm(t))
         FrozenFused.geluInPlace(&hidden)
@@ -218,6 +217,7 @@ struct TinyViTBlock {
 
 public struct TinyViT {
     public let config: TinyViTConfig
+    public let context: ExecutionContext
     let embed1, embed2: FrozenConv2D
     let stage0: [MBConv]
     let merges: [PatchMerging]
@@ -225,37 +225,45 @@ public struct TinyViT {
     let neck1, neck2: FrozenConv2D
     let neckNorm1, neckNorm2: FrozenLayerNorm2D
 
-    public init(_ bag: WeightBag, _ p: String = "image_encoder", config: TinyViTConfig = .liteMedSAM) {
+    public init(_ bag: WeightBag, _ p: String = "image_encoder", config: TinyViTConfig = .liteMedSAM,
+                context: ExecutionContext) {
         self.config = config
+        self.context = context
         let d = config.embedDims
-        embed1 = .convBN(bag, p + ".patch_embed.seq.0", in: 3, out: d[0] / 2, kernel: 1)
-        embed2 = .convBN(bag, p + ".patch_embed.seq.2", in: d[0] / 2, out: d[0], kernel: 1)
-        stage0 = (0..<config.depths[0]).map { MBConv(bag, "\(p).layers.0.blocks.\($0)", dim: d[0], expand: config.mbconvExpand) }
-        merges = (0..<(d.count - 1)).map { PatchMerging(bag, "\(p).layers.\($0).downsample", dim: d[$0], out: d[$0 + 1]) }
+        embed1 = .convBN(bag, p + ".patch_embed.seq.0", in: 3, out: d[0] / 2, kernel: 1, context: context)
+        embed2 = .convBN(bag, p + ".patch_embed.seq.2", in: d[0] / 2, out: d[0], kernel: 1, context: context)
+        stage0 = (0..<config.depths[0]).map {
+            MBConv(bag, "\(p).layers.0.blocks.\($0)", dim: d[0], expand: config.mbconvExpand, context: context)
+        }
+        merges = (0..<(d.count - 1)).map {
+            PatchMerging(bag, "\(p).layers.\($0).downsample", dim: d[$0], out: d[$0 + 1], context: context)
+        }
         stages = (1..<d.count).map { s in
             (0..<config.depths[s]).map {
-                TinyViTBlock(bag, "\(p).layers.\(s).blocks.\($0)", dim: d[s], heads: config.heads[s], window: config.windows[s], mlpRatio: config.mlpRatio)
+                TinyViTBlock(bag, "\(p).layers.\(s).blocks.\($0)", dim: d[s], heads: config.heads[s], window: config.windows[s],
+                             mlpRatio: config.mlpRatio, context: context)
             }
         }
-        neck1 = FrozenConv2D(bag, p + ".neck.0", in: d.last!, out: config.neckDim, kernel: 1, bias: false)
+        neck1 = FrozenConv2D(bag, p + ".neck.0", in: d.last!, out: config.neckDim, kernel: 1, bias: false, context: context)
         neckNorm1 = FrozenLayerNorm2D(bag, p + ".neck.1", channels: config.neckDim)
-        neck2 = FrozenConv2D(bag, p + ".neck.2", in: config.neckDim, out: config.neckDim, kernel: 3, geometry: .init(padding: 1), bias: false)
+        neck2 = FrozenConv2D(bag, p + ".neck.2", in: config.neckDim, out: config.neckDim, kernel: 3, geometry: .init(padding: 1),
+                             bias: false, context: context)
         neckNorm2 = FrozenLayerNorm2D(bag, p + ".neck.3", channels: config.neckDim)
         // TinyViT's classification head is not part of SAM's encoder checkpoints.
     }
 
     /// Preprocessed images [B, 3, S, S] → embeddings [B, 256, S/4, S/4].
-    public func callAsFunction(_ images: Tensor) -> Tensor {
-        var x = embed2.forward(embed1.forward(images, gelu: true), gelu: false)
-        for blk in stage0 { x = blk(x) }
+    public func callAsFunction(_ images: Tensor) throws -> Tensor {
+        var x = try embed2.forward(embed1.forward(images, gelu: true), gelu: false)
+        for blk in stage0 { x = try blk(x) }
         for s in 0..<stages.count {
-            x = merges[s](x)                                     // NCHW
+            x = try merges[s](x)                                 // NCHW
             let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
             var t = Shape.permute(x.reshaped([b, c, h * w]), [0, 2, 1])
-            for blk in stages[s] { t = blk(t, h: h, w: w) }
+            for blk in stages[s] { t = try blk(t, h: h, w: w) }
             x = Shape.permute(t, [0, 2, 1]).reshaped([b, c, h, w])
         }
-        x = neckNorm1(neck1(x))
-        return neckNorm2(neck2(x))
+        x = try neckNorm1(neck1(x))
+        return try neckNorm2(neck2(x))
     }
 }

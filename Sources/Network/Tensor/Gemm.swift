@@ -23,22 +23,20 @@ public func sgemm(transA: Bool = false, transB: Bool = false,
                 a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
 }
 
-/// Thread control for the compute libraries; set once per rank before heavy work. One call sets
-/// OpenBLAS's count and the OpenMP count oneDNN uses (applied before every oneDNN call, and
-/// exported as OMP_NUM_THREADS for libgomp if oneDNN is not loaded yet), so ranks × threads
-/// never oversubscribes the cores.
+/// The compute libraries' thread counts. OpenBLAS has one process-wide count (its nature, not
+/// ours): `ExecutionContext.make` sets it when a command builds its context, and exports
+/// OMP_NUM_THREADS for libgomp if oneDNN is not loaded yet; the oneDNN backend sets the OpenMP
+/// count per call from the context's count. So ranks × threads never oversubscribes the cores.
 public enum ComputeThreads {
-    /// The count last passed to `set`, nil before any call.
-    public private(set) static var requested: Int?
-
-    public static func set(_ n: Int) {
+    /// Sets OpenBLAS's count and exports OMP_NUM_THREADS (max(1, n) threads).
+    public static func applyToLibraries(_ n: Int) {
         let k = max(1, n)
-        requested = k
         openblas_set_num_threads(Int32(k))
         setenv("OMP_NUM_THREADS", String(k), 1)
     }
-    public static var current: Int { Int(openblas_get_num_threads()) }
-    /// What oneDNN runs with: the requested count, else OpenBLAS's own default.
-    static var effective: Int { requested ?? current }
-    public static var blasConfig: String { String(cString: openblas_get_config()) }
+
+    /// OpenBLAS's current count (its default, or what `applyToLibraries` set).
+    public static func openBLASThreads() -> Int { Int(openblas_get_num_threads()) }
+
+    public static let blasConfig: String = String(cString: openblas_get_config())
 }

@@ -39,8 +39,9 @@ struct DNNLConvKey: Hashable {
 /// primitive picked a blocked layout (nChw8c, OIhw8i8o, … on AVX2), the plan reorders inputs
 /// into blocked buffers before the call and the outputs back after it. The memory objects are
 /// created once here; the blocked buffers and the scratchpad live in one workspace shared by
-/// every plan (calls never overlap), placed at fixed offsets, so a call only swaps data
-/// handles and the memory they take is one call's worth, not one per shape.
+/// every plan of one `OneDNNConvBackend` (its calls never overlap), placed at fixed offsets,
+/// so a call only swaps data handles and the memory they take is one call's worth, not one
+/// per shape.
 ///
 /// Why the boundary is at every convolution: in g each convolution is followed by our own
 /// BatchNorm (batch statistics in training), ReLU6 and the HarDBlock concatenations, all on
@@ -82,7 +83,8 @@ final class DNNLConvPlan {
     /// Argument ids in the order `execute` takes its pointers.
     let argOrder: [Int32]
 
-    init(_ lib: DNNLLibrary, _ key: DNNLConvKey) {
+    /// Throws `OneDNNError` where oneDNN has no primitive for the shape or a call fails.
+    init(_ lib: DNNLLibrary, _ key: DNNLConvKey) throws {
         self.lib = lib
         self.key = key
         let g = key.geometry
@@ -106,27 +108,29 @@ final class DNNLConvPlan {
         // gemm kernel): blocking would pad that side to 16 and reorder everything for it
         // (h's 16→1 head: 35 GFLOP/s plain vs 5.5 blocked, before reorders).
         let plainLayout = key.kh == 1 && key.kw == 1 && groups == 1 && !srcCropped && min(key.c, key.k) < 8
-        var srcAny = Self.md(lib, srcDims, plainLayout ? dnnl_nchw : dnnl_format_tag_any)
-        var dstAny = Self.md(lib, dstDims, plainLayout ? dnnl_nchw : dnnl_format_tag_any)
-        var wAny = Self.md(lib, wDims, plainLayout ? wTag : dnnl_format_tag_any)
-        var biasMd = Self.md(lib, [key.k], dnnl_a)
+        var srcAny = try Self.md(lib, srcDims, plainLayout ? dnnl_nchw : dnnl_format_tag_any)
+        var dstAny = try Self.md(lib, dstDims, plainLayout ? dnnl_nchw : dnnl_format_tag_any)
+        var wAny = try Self.md(lib, wDims, plainLayout ? wTag : dnnl_format_tag_any)
+        var biasMd = try Self.md(lib, [key.k], dnnl_a)
         let strides: [Int64] = [Int64(g.strideH), Int64(g.strideW)]
         let dilates: [Int64] = [Int64(g.dilationH - 1), Int64(g.dilationW - 1)]
         let padL: [Int64] = [Int64(g.padH), Int64(g.padW)]
         let padR: [Int64] = [Int64(padRH), Int64(padRW)]
 
         // Two attribute sets: scratchpad only, and scratchpad + the activation as a post-op.
-        func makeAttr() -> dnnl_primitive_attr_t? {
+        func makeAttr() throws -> dnnl_primitive_attr_t? {
             var a: dnnl_primitive_attr_t?
-            Self.check(lib.attr_create(&a), "primitive_attr_create", key)
-            Self.check(lib.attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user), "set_scratchpad_mode", key)
+            try Self.check(lib.attr_create(&a), "primitive_attr_create", key)
+            try Self.check(lib.attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user), "set_scratchpad_mode", key)
             return a
         }
-        let attr = makeAttr(), postAttr = makeAttr()
-        defer { _ = lib.attr_destroy(attr); _ = lib.attr_destroy(postAttr) }
+        let attr = try makeAttr()
+        defer { _ = lib.attr_destroy(attr) }
+        let postAttr = try makeAttr()
+        defer { _ = lib.attr_destroy(postAttr) }
         if key.activation != .none {
             var po: dnnl_post_ops_t?
-            Self.check(lib.post_ops_create(&po), "post_ops_create", key)
+            try Self.check(lib.post_ops_create(&po), "post_ops_create", key)
             defer { _ = lib.post_ops_destroy(po) }
             let st: dnnl_status_t
             switch key.activation {
@@ -135,8 +139,8 @@ final class DNNLConvPlan {
             case .leakyReLU(let slope): st = lib.post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, slope, 0)
             case .none: st = dnnl_success
             }
-            Self.check(st, "post_ops_append_eltwise", key)
-            Self.check(lib.attr_set_post_ops(postAttr, po), "primitive_attr_set_post_ops", key)
+            try Self.check(st, "post_ops_append_eltwise", key)
+            try Self.check(lib.attr_set_post_ops(postAttr, po), "primitive_attr_set_post_ops", key)
         }
         let withBias = key.bias && key.direction == .forward
         let order: [Int32]
@@ -198,41 +202,41 @@ final class DNNLConvPlan {
         }
         if chosen == nil { chosen = descriptor(dnnl_convolution_direct, fuse: true) }
         fusesActivation = key.activation != .none && !separate
-        guard let pd = chosen else { fatalError("oneDNN has no convolution for \(key)") }
+        guard let pd = chosen else { throw OneDNNError("oneDNN has no convolution for \(key)") }
         algorithm = alg
         defer { _ = lib.pd_destroy(pd) }
         argOrder = order
 
-        Self.check(lib.primitive_create(&primitive, pd), "primitive_create", key)
+        try Self.check(lib.primitive_create(&primitive, pd), "primitive_create", key)
 
         for id in order {
             let plain: dnnl_memory_desc_t
             switch id {
             case DNNLArg.src, DNNLArg.diffSrc:
-                plain = srcCropped ? Self.md(lib, srcDims, strides: srcStrides) : Self.md(lib, srcDims, dnnl_nchw)
-            case DNNLArg.dst, DNNLArg.diffDst: plain = Self.md(lib, dstDims, dnnl_nchw)
-            case DNNLArg.weights, DNNLArg.diffWeights: plain = Self.md(lib, wDims, wTag)
+                plain = try srcCropped ? Self.md(lib, srcDims, strides: srcStrides) : Self.md(lib, srcDims, dnnl_nchw)
+            case DNNLArg.dst, DNNLArg.diffDst: plain = try Self.md(lib, dstDims, dnnl_nchw)
+            case DNNLArg.weights, DNNLArg.diffWeights: plain = try Self.md(lib, wDims, wTag)
             default: plain = biasMd
             }
             var user = plain
             guard let want = lib.pd_query_md(pd, dnnl_query_exec_arg_md, id) else {
-                fatalError("oneDNN: no memory descriptor for argument \(id) of \(key)")
+                throw OneDNNError("oneDNN: no memory descriptor for argument \(id) of \(key)")
             }
             let isOutput = id == DNNLArg.dst || id == DNNLArg.diffSrc || id == DNNLArg.diffWeights
                 || id == DNNLArg.diffBias
             var arg = Arg(id: id, isOutput: isOutput, user: nil, inner: nil, reorder: nil)
-            Self.check(lib.memory_create(&arg.user, &user, lib.engine, nil), "memory_create", key)
+            try Self.check(lib.memory_create(&arg.user, &user, lib.engine, nil), "memory_create", key)
             if lib.md_equal(&user, want) == 0 {
-                Self.check(lib.memory_create(&arg.inner, want, lib.engine, nil), "memory_create", key)
+                try Self.check(lib.memory_create(&arg.inner, want, lib.engine, nil), "memory_create", key)
                 arg.innerOffset = workspaceBytes
                 workspaceBytes += Self.aligned(lib.md_get_size(want))
                 var rpd: dnnl_primitive_desc_t?
                 if isOutput {
-                    Self.check(lib.reorder_pd_create(&rpd, want, lib.engine, &user, lib.engine, nil), "reorder", key)
+                    try Self.check(lib.reorder_pd_create(&rpd, want, lib.engine, &user, lib.engine, nil), "reorder", key)
                 } else {
-                    Self.check(lib.reorder_pd_create(&rpd, &user, lib.engine, want, lib.engine, nil), "reorder", key)
+                    try Self.check(lib.reorder_pd_create(&rpd, &user, lib.engine, want, lib.engine, nil), "reorder", key)
                 }
-                Self.check(lib.primitive_create(&arg.reorder, rpd), "primitive_create(reorder)", key)
+                try Self.check(lib.primitive_create(&arg.reorder, rpd), "primitive_create(reorder)", key)
                 _ = lib.pd_destroy(rpd)
                 reorderedArgs.append(id)
             }
@@ -240,7 +244,7 @@ final class DNNLConvPlan {
             execArgs.append(dnnl_exec_arg_t(arg: id, memory: arg.inner ?? arg.user))
         }
         if let sp = lib.pd_query_md(pd, dnnl_query_scratchpad_md, 0), lib.md_get_size(sp) > 0 {
-            Self.check(lib.memory_create(&scratch, sp, lib.engine, nil), "memory_create(scratchpad)", key)
+            try Self.check(lib.memory_create(&scratch, sp, lib.engine, nil), "memory_create(scratchpad)", key)
             scratchOffset = workspaceBytes
             workspaceBytes += Self.aligned(lib.md_get_size(sp))
             execArgs.append(dnnl_exec_arg_t(arg: DNNLArg.scratchpad, memory: scratch))
@@ -269,44 +273,39 @@ final class DNNLConvPlan {
 
     static func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
 
-    /// Runs the primitive on plain-layout buffers given in `argOrder` order, with `workspace`
-    /// (at least `workspaceBytes`, 64-byte aligned) for the blocked buffers and scratchpad.
-    func execute(_ pointers: [UnsafeMutableRawPointer], workspace: UnsafeMutableRawPointer?) {
+    /// Runs the primitive on `stream` on plain-layout buffers given in `argOrder` order, with
+    /// `workspace` (at least `workspaceBytes`, 64-byte aligned) for the blocked buffers and
+    /// scratchpad. With `profile`, returns the nanoseconds spent in layout reorders and in the
+    /// primitive itself (the benchmark's measure of what keeping blocked layouts would save).
+    func execute(_ pointers: [UnsafeMutableRawPointer], workspace: UnsafeMutableRawPointer?, stream: dnnl_stream_t?,
+                 profile: Bool) throws -> (reorder: UInt64, primitive: UInt64) {
         precondition(pointers.count == args.count, "DNNLConvPlan.execute: \(pointers.count) buffers for \(args.count) arguments")
         precondition(workspaceBytes == 0 || workspace != nil, "DNNLConvPlan.execute: no workspace")
         if let scratch, let workspace {
-            Self.check(lib.memory_set_data_handle(scratch, workspace + scratchOffset), "memory_set_data_handle", key)
+            try Self.check(lib.memory_set_data_handle(scratch, workspace + scratchOffset), "memory_set_data_handle", key)
         }
         for (a, p) in zip(args, pointers) {
             if let inner = a.inner, let workspace {
-                Self.check(lib.memory_set_data_handle(inner, workspace + a.innerOffset), "memory_set_data_handle", key)
+                try Self.check(lib.memory_set_data_handle(inner, workspace + a.innerOffset), "memory_set_data_handle", key)
             }
-            Self.check(lib.memory_set_data_handle(a.user, p), "memory_set_data_handle", key)
+            try Self.check(lib.memory_set_data_handle(a.user, p), "memory_set_data_handle", key)
             if srcCropped && a.id == DNNLArg.diffSrc {
                 p.bindMemory(to: Float.self, capacity: srcCount).update(repeating: 0, count: srcCount)
             }
         }
-        let t0 = Self.profiling ? Self.nanos() : 0
-        for a in args where !a.isOutput && a.reorder != nil { run(a.reorder, from: a.user, to: a.inner) }
-        let t1 = Self.profiling ? Self.nanos() : 0
-        execArgs.withUnsafeBufferPointer { ea in
-            Self.check(lib.primitive_execute(primitive, lib.stream, Int32(ea.count), ea.baseAddress), "execute", key)
+        let t0 = profile ? Self.nanos() : 0
+        for a in args where !a.isOutput && a.reorder != nil { try run(a.reorder, from: a.user, to: a.inner, stream) }
+        let t1 = profile ? Self.nanos() : 0
+        try execArgs.withUnsafeBufferPointer { ea in
+            try Self.check(lib.primitive_execute(primitive, stream, Int32(ea.count), ea.baseAddress), "execute", key)
         }
-        let t2 = Self.profiling ? Self.nanos() : 0
-        for a in args where a.isOutput && a.reorder != nil { run(a.reorder, from: a.inner, to: a.user) }
-        Self.check(lib.stream_wait(lib.stream), "stream_wait", key)
-        if Self.profiling {
-            let t3 = Self.nanos()
-            Self.reorderNanos += (t1 - t0) + (t3 - t2)
-            Self.primitiveNanos += t2 - t1
-        }
+        let t2 = profile ? Self.nanos() : 0
+        for a in args where a.isOutput && a.reorder != nil { try run(a.reorder, from: a.inner, to: a.user, stream) }
+        try Self.check(lib.stream_wait(stream), "stream_wait", key)
+        guard profile else { return (0, 0) }
+        let t3 = Self.nanos()
+        return ((t1 - t0) + (t3 - t2), t2 - t1)
     }
-
-    /// When set, `execute` adds the time spent in layout reorders and in the primitive itself to
-    /// these counters (the benchmark's measure of what keeping blocked layouts would save).
-    static var profiling = false
-    static var reorderNanos: UInt64 = 0
-    static var primitiveNanos: UInt64 = 0
 
     private static func nanos() -> UInt64 {
         var ts = timespec()
@@ -314,10 +313,10 @@ final class DNNLConvPlan {
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
-    private func run(_ r: dnnl_primitive_t?, from: dnnl_memory_t?, to: dnnl_memory_t?) {
+    private func run(_ r: dnnl_primitive_t?, from: dnnl_memory_t?, to: dnnl_memory_t?, _ stream: dnnl_stream_t?) throws {
         let ra = [dnnl_exec_arg_t(arg: DNNLArg.from, memory: from), dnnl_exec_arg_t(arg: DNNLArg.to, memory: to)]
-        ra.withUnsafeBufferPointer { p in
-            Self.check(lib.primitive_execute(r, lib.stream, 2, p.baseAddress), "execute(reorder)", key)
+        try ra.withUnsafeBufferPointer { p in
+            try Self.check(lib.primitive_execute(r, stream, 2, p.baseAddress), "execute(reorder)", key)
         }
     }
 
@@ -334,23 +333,23 @@ final class DNNLConvPlan {
         return span >= 0 && span / stride + 1 == out ? (0, 0) : (0, -exact)
     }
 
-    static func md(_ lib: DNNLLibrary, _ dims: [Int], strides: [Int]) -> dnnl_memory_desc_t {
+    static func md(_ lib: DNNLLibrary, _ dims: [Int], strides: [Int]) throws -> dnnl_memory_desc_t {
         var m = dnnl_memory_desc_t()
         let d = dims.map { Int64($0) }, st = strides.map { Int64($0) }
-        check(lib.md_init_by_strides(&m, Int32(d.count), d, dnnl_f32, st), "memory_desc_init_by_strides \(dims)", nil)
+        try check(lib.md_init_by_strides(&m, Int32(d.count), d, dnnl_f32, st), "memory_desc_init_by_strides \(dims)", nil)
         return m
     }
 
-    static func md(_ lib: DNNLLibrary, _ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    static func md(_ lib: DNNLLibrary, _ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
         var m = dnnl_memory_desc_t()
         let d = dims.map { Int64($0) }
-        check(lib.md_init_by_tag(&m, Int32(d.count), d, dnnl_f32, tag), "memory_desc_init_by_tag \(dims)", nil)
+        try check(lib.md_init_by_tag(&m, Int32(d.count), d, dnnl_f32, tag), "memory_desc_init_by_tag \(dims)", nil)
         return m
     }
 
-    static func check(_ s: dnnl_status_t, _ what: String, _ key: DNNLConvKey?) {
+    static func check(_ s: dnnl_status_t, _ what: String, _ key: DNNLConvKey?) throws {
         if s != dnnl_success {
-            fatalError("oneDNN \(what) failed with status \(s.rawValue)" + (key.map { " for \($0)" } ?? ""))
+            throw OneDNNError("oneDNN \(what) failed with status \(s.rawValue)" + (key.map { " for \($0)" } ?? ""))
         }
     }
 }
@@ -361,6 +360,4 @@ enum DNNLArg {
     static let scratchpad: Int32 = 80
     static let diffSrc: Int32 = 129, diffDst: Int32 = 145, diffWeights: Int32 = 161, diffBias: Int32 = 169
     static let from: Int32 = 1, to: Int32 = 17
-    /// DNNL_MEMORY_ALLOCATE, ((void *)(size_t)-1).
-    static let allocate = UnsafeMutableRawPointer(bitPattern: UInt.max)
 }

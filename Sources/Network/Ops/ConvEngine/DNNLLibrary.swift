@@ -14,31 +14,30 @@ public struct OneDNNUnavailable: Error, CustomStringConvertible {
 }
 
 /// The oneDNN C API, opened with dlopen at run time (the package never links libdnnl) and
-/// resolved with dlsym into function pointers, plus one CPU engine and stream.
-/// Loaded once per process; the handle lives as long as the process.
-final class DNNLLibrary {
-    /// Which shared object `shared` opens: AUTOSAM_DNNL_LIBRARY if set (a bogus name there checks
+/// resolved with dlsym into function pointers, plus one CPU engine. Immutable once loaded:
+/// the function pointers and the engine are safe to use from any thread (each
+/// `OneDNNConvBackend` makes its own stream on the engine), hence `@unchecked Sendable`.
+/// The handle lives as long as the process.
+final class DNNLLibrary: @unchecked Sendable {
+    /// The shared object `shared` opens: AUTOSAM_DNNL_LIBRARY if set (a bogus name there checks
     /// the missing-library message end to end), else Debian's libdnnl.so.2.
-    static var libraryName = getenv("AUTOSAM_DNNL_LIBRARY").map { String(cString: $0) } ?? "libdnnl.so.2"
-    static var openmpName = "libgomp.so.1"
+    static let defaultName = getenv("AUTOSAM_DNNL_LIBRARY").map { String(cString: $0) } ?? "libdnnl.so.2"
+    static let openmpName = "libgomp.so.1"
 
-    private static let loadLock = PThreadMutex()
-    private static var cached: Result<DNNLLibrary, OneDNNUnavailable>?
+    /// The process-wide library, or why it cannot be loaded: tried once, on first use, and
+    /// immutable after (a `static let` is initialised exactly once, thread-safely).
+    private static let loaded: Result<DNNLLibrary, OneDNNUnavailable> = {
+        do { return .success(try DNNLLibrary(name: defaultName)) } catch let e as OneDNNUnavailable { return .failure(e) }
+        catch { return .failure(OneDNNUnavailable(library: defaultName, detail: "\(error)")) }
+    }()
 
-    /// The process-wide library, loading it on first use.
-    static func shared() throws -> DNNLLibrary {
-        loadLock.lock(); defer { loadLock.unlock() }
-        if let cached { return try cached.get() }
-        let r: Result<DNNLLibrary, OneDNNUnavailable>
-        do { r = .success(try DNNLLibrary(name: libraryName)) } catch let e as OneDNNUnavailable { r = .failure(e) }
-        catch { r = .failure(OneDNNUnavailable(library: libraryName, detail: "\(error)")) }
-        cached = r
-        return try r.get()
-    }
+    /// The process-wide library (`defaultName`), loading it on first use.
+    static func shared() throws -> DNNLLibrary { try loaded.get() }
 
-    /// Loads `name` afresh, bypassing the process-wide cache (tests of the failure path).
+    /// Loads `name` afresh, bypassing the process-wide one (tests of the failure path).
     static func load(name: String) throws -> DNNLLibrary { try DNNLLibrary(name: name) }
 
+    let name: String
     let handle: UnsafeMutableRawPointer
     let engine_create: pfn_dnnl_engine_create
     let stream_create: pfn_dnnl_stream_create
@@ -67,18 +66,15 @@ final class DNNLLibrary {
     let primitive_create: pfn_dnnl_primitive_create
     let primitive_destroy: pfn_dnnl_primitive_destroy
     let primitive_execute: pfn_dnnl_primitive_execute
+    let stream_destroy: pfn_dnnl_stream_destroy
     let omp_set_num_threads: pfn_omp_set_num_threads?
     let version: String
+    let engine: dnnl_engine_t?
 
-    var engine: dnnl_engine_t? = nil
-    var stream: dnnl_stream_t? = nil
-
+    /// OpenMP reads OMP_NUM_THREADS when libgomp initialises; `ExecutionContext.make` exports
+    /// the context's count before it loads the library, so the first parallel region uses it.
     private init(name: String) throws {
-        // OpenMP reads OMP_NUM_THREADS when libgomp initialises: make the first parallel region
-        // already use the per-rank count set through ComputeThreads.set.
-        if getenv("OMP_NUM_THREADS") == nil, let n = ComputeThreads.requested {
-            setenv("OMP_NUM_THREADS", String(n), 1)
-        }
+        self.name = name
         guard let h = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
             let why = dlerror().map { String(cString: $0) } ?? "dlopen failed"
             throw OneDNNUnavailable(library: name, detail: why)
@@ -93,6 +89,7 @@ final class DNNLLibrary {
         engine_create = try sym("dnnl_engine_create", pfn_dnnl_engine_create.self)
         stream_create = try sym("dnnl_stream_create", pfn_dnnl_stream_create.self)
         stream_wait = try sym("dnnl_stream_wait", pfn_dnnl_stream_wait.self)
+        stream_destroy = try sym("dnnl_stream_destroy", pfn_dnnl_stream_destroy.self)
         md_init_by_tag = try sym("dnnl_memory_desc_init_by_tag", pfn_dnnl_memory_desc_init_by_tag.self)
         md_init_by_strides = try sym("dnnl_memory_desc_init_by_strides", pfn_dnnl_memory_desc_init_by_strides.self)
         md_equal = try sym("dnnl_memory_desc_equal", pfn_dnnl_memory_desc_equal.self)
@@ -134,23 +131,37 @@ final class DNNLLibrary {
         } else {
             omp_set_num_threads = nil
         }
-        try check(engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
-        try check(stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
+        var e: dnnl_engine_t?
+        let st = engine_create(&e, dnnl_cpu, 0)
+        guard st == dnnl_success else {
+            throw OneDNNUnavailable(library: name, detail: "dnnl_engine_create returned status \(st.rawValue)")
+        }
+        engine = e
     }
 
-    private func check(_ s: dnnl_status_t, _ what: String) throws {
-        if s != dnnl_success {
-            throw OneDNNUnavailable(library: DNNLLibrary.libraryName, detail: "\(what) returned status \(s.rawValue)")
-        }
+    /// A new stream on the engine (one per backend: a stream is not for concurrent use).
+    func makeStream() throws -> dnnl_stream_t? {
+        var s: dnnl_stream_t?
+        let st = stream_create(&s, engine, dnnl_stream_default_flags.rawValue)
+        guard st == dnnl_success else { throw OneDNNError("dnnl_stream_create failed with status \(st.rawValue)") }
+        return s
     }
 
     /// Sets the OpenMP thread count of the calling thread (an OpenMP ICV is per thread, so the
-    /// engine calls this before every execution with the count ComputeThreads holds).
+    /// backend calls this before every execution with its context's count).
     func setThreads(_ n: Int) { omp_set_num_threads?(Int32(max(1, n))) }
 }
 
-/// A pthread mutex (Foundation is not imported by this target).
-final class PThreadMutex {
+/// Why a oneDNN call failed (a primitive oneDNN has no implementation for, a failed
+/// allocation or execution): thrown up to the caller instead of stopping the process.
+public struct OneDNNError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A pthread mutex (Foundation is not imported by this target). `@unchecked Sendable`: it is
+/// the synchronisation primitive; its storage is only touched through pthread calls.
+final class PThreadMutex: @unchecked Sendable {
     private var m = pthread_mutex_t()
     init() { pthread_mutex_init(&m, nil) }
     deinit { pthread_mutex_destroy(&m) }
