@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import Network
-import Distributed
+import Jobs
 
 /// `bench conv` times the shapes it records from the models: the recorder must see every
 /// convolution of a forward pass, and the CLI must print the JSON keys per measurement.
