@@ -102,6 +102,7 @@ final class BrokenAllReduce: Communicator {
     func broadcast(_ buffer: inout [Float], root: Int) throws {}
     func broadcast(bytes: inout [UInt8], root: Int) throws {}
     func barrier() throws {}
+    var timeout: Double = 0
     func abort(code: Int32) -> Never { inner.abort(code: code) }
 }
 

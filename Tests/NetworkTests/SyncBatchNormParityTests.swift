@@ -10,33 +10,43 @@ import XCTest
 final class SyncBatchNormParityTests: XCTestCase {
     func testShardsMatchPyTorchBatchNormOverTheWholeBatch() throws {
         let f = try Fixture("sync_batchnorm")
-        let x = f["x"], dy = f["dy"], n = x.shape[0], c = x.shape[1]
+        let x = f["x"], dy = f["dy"], gamma = f["gamma"], beta = f["beta"], n = x.shape[0], c = x.shape[1]
+        let mean0 = f["running_mean_before"].data, var0 = f["running_var_before"].data
         var worst: [String: Float] = [:]
+        /// Each replica's results, written under the lock by its own thread.
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var ys: [Tensor?], dxs: [Tensor?], dgs: [Tensor?], dbs: [Tensor?], means: [[Float]], vars: [[Float]]
+            init(_ k: Int) {
+                ys = Array(repeating: nil, count: k); dxs = ys; dgs = ys; dbs = ys
+                means = Array(repeating: [], count: k); vars = means
+            }
+        }
         for replicas in [1, 2, 3, 4, 6] {
             let group = ThreadGroupReducer(size: replicas)
-            let lock = NSLock()
-            var ys = [Tensor?](repeating: nil, count: replicas), dxs = ys, dgs = ys, dbs = ys
-            var means = [[Float]](repeating: [], count: replicas), vars = means
+            let results = Results(replicas)
             // One thread per replica: each waits in the sums for all the others, so they must all
             // run at once (concurrentPerform runs only as many as there are cores).
             let done = DispatchGroup()
             for r in 0..<replicas {
                 done.enter()
-                Thread { defer { done.leave() }
-                let lo = n * r / replicas, hi = n * (r + 1) / replicas
-                let xs = Shape.slice(x, axis: 0, range: lo..<hi), dys = Shape.slice(dy, axis: 0, range: lo..<hi)
-                var m = f["running_mean_before"].data, v = f["running_var_before"].data
-                let red = ThreadGroupReducer.Member(group)
-                let fw = try! SyncBatchNorm2D.trainForward(xs, gamma: f["gamma"], beta: f["beta"],
-                                                           runningMean: &m, runningVar: &v, reducer: red)
-                let bw = try! SyncBatchNorm2D.trainBackward(dys, input: xs, gamma: f["gamma"], stats: fw.stats,
-                                                            count: fw.count, reducer: red)
-                lock.lock()
-                ys[r] = fw.y; dxs[r] = bw.dx; dgs[r] = bw.dGamma; dbs[r] = bw.dBeta; means[r] = m; vars[r] = v
-                lock.unlock()
+                Thread {
+                    defer { done.leave() }
+                    let lo = n * r / replicas, hi = n * (r + 1) / replicas
+                    let xs = Shape.slice(x, axis: 0, range: lo..<hi), dys = Shape.slice(dy, axis: 0, range: lo..<hi)
+                    var m = mean0, v = var0
+                    let red = ThreadGroupReducer.Member(group)
+                    let fw = try! SyncBatchNorm2D.trainForward(xs, gamma: gamma, beta: beta, runningMean: &m, runningVar: &v, reducer: red)
+                    let bw = try! SyncBatchNorm2D.trainBackward(dys, input: xs, gamma: gamma, stats: fw.stats, count: fw.count, reducer: red)
+                    results.lock.lock()
+                    results.ys[r] = fw.y; results.dxs[r] = bw.dx; results.dgs[r] = bw.dGamma; results.dbs[r] = bw.dBeta
+                    results.means[r] = m; results.vars[r] = v
+                    results.lock.unlock()
                 }.start()
             }
             done.wait()
+            let ys = results.ys, dxs = results.dxs, dgs = results.dgs, dbs = results.dbs
+            let means = results.means, vars = results.vars
             // Every replica holds the same running statistics.
             for r in 1..<replicas {
                 XCTAssertEqual(means[r], means[0], "\(replicas) replicas: running mean of replica \(r)")
