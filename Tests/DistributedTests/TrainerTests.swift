@@ -80,7 +80,12 @@ final class TrainerTests: XCTestCase {
         let t = try Trainer(config: config(epochs: 1, out: "e"), comm: BrokenAllReduce(), context: TestContext.standard,
                             print: { _ in })
         XCTAssertThrowsError(try t.run()) { e in
-            guard let s = e as? SyncBatchNormError else { return XCTFail("not a SyncBatchNormError: \(e)") }
+            // The trainer says where it happened (rank, epoch, step, phase) around the layer's error.
+            guard let f = e as? TrainingFailure, let s = f.underlying as? SyncBatchNormError else {
+                return XCTFail("not a SyncBatchNormError inside a TrainingFailure: \(e)")
+            }
+            XCTAssertEqual(f.phase, "g forward")
+            XCTAssertTrue("\(e)".hasPrefix("rank 0, epoch 1, step 1, g forward: "), "\(e)")
             XCTAssertEqual(s.phase, "statistics")
             XCTAssertEqual(s.layer, "backbone.base.0.norm")
             XCTAssertTrue("\(e)".contains("MPI allreduce failed: link down"), "\(e)")
