@@ -30,26 +30,41 @@ public struct CommunicatorError: Error, CustomStringConvertible {
 }
 
 /// A collective that did not complete within the deadline. `entered[r]` is the newest count
-/// of collectives entered that this rank heard from rank r (its own at its own index): the
-/// ranks with a lower count than this rank's never reached this collective.
+/// of collectives entered that this rank heard from rank r (its own at its own index), and
+/// `silentFor[r]` how long ago it heard from r (-1: never). A rank with a lower count never
+/// reached this collective; a rank silent for more than a few seconds stopped inside it (ranks
+/// that wait speak every half second).
 public struct CollectiveTimeout: Error, CustomStringConvertible {
     public let operation: String
     public let rank: Int
     public let timeout: Double
     public let entered: [Int]
+    public let silentFor: [Double]
+
+    public init(operation: String, rank: Int, timeout: Double, entered: [Int], silentFor: [Double]? = nil) {
+        self.operation = operation; self.rank = rank; self.timeout = timeout; self.entered = entered
+        self.silentFor = silentFor ?? entered.map { _ in 0 }
+    }
 
     /// This collective's number on this rank (1-based).
     public var index: Int { entered[rank] }
-    /// Ranks that had not entered this collective when the deadline passed.
-    public var missing: [Int] { entered.indices.filter { entered[$0] < index } }
+    /// Seconds of silence after which a rank counts as stopped.
+    public var silenceLimit: Double { min(5, max(2, timeout / 2)) }
+    /// Ranks that never entered this collective, or fell silent inside it.
+    public var missing: [Int] {
+        entered.indices.filter { $0 != rank && (entered[$0] < index || silentFor[$0] < 0 || silentFor[$0] > silenceLimit) }
+    }
 
     public var description: String {
-        let t = timeout.rounded() == timeout ? String(Int(timeout)) : String(timeout)
-        var s = "\(operation) (collective #\(index) on rank \(rank)) did not complete within \(t) s: "
+        func secs(_ v: Double) -> String { v.rounded() == v ? String(Int(v)) : String(format: "%.1f", v) }
+        var s = "\(operation) (collective #\(index) on rank \(rank)) did not complete within \(secs(timeout)) s: "
         if missing.isEmpty {
-            s += "every rank had entered it, so a rank stalled inside it"
+            s += "every rank had entered it and still answers, so the operation itself is stuck"
         } else {
-            s += "rank(s) " + missing.map { "\($0) (last entered #\(entered[$0]))" }.joined(separator: ", ") + " never arrived"
+            s += "rank(s) " + missing.map { r -> String in
+                let heard = silentFor[r] < 0 ? "never heard from" : "silent for \(secs(silentFor[r])) s"
+                return entered[r] < index ? "\(r) (last entered #\(entered[r]), \(heard))" : "\(r) (stopped inside it, \(heard))"
+            }.joined(separator: ", ") + " stopped answering"
         }
         return s
     }

@@ -59,7 +59,9 @@ public final class MPICommunicator: Communicator {
         if code == Int32(MPISHIM_ERR_TIMEOUT) {
             var heard = [Int64](repeating: 0, count: size)
             mpishim_peer_entered(&heard, Int32(size))
-            throw CollectiveTimeout(operation: op, rank: rank, timeout: timeout, entered: heard.map(Int.init))
+            var silence = [Double](repeating: 0, count: size)
+            mpishim_peer_silence(&silence, Int32(size))
+            throw CollectiveTimeout(operation: op, rank: rank, timeout: timeout, entered: heard.map(Int.init), silentFor: silence)
         }
         try Self.check(code, op)
     }

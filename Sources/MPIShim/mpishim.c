@@ -13,12 +13,19 @@ int mpishim_finalized(int *flag) { return MPI_Finalized(flag); }
 int mpishim_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
 int mpishim_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
 
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* ---- watchdog state (one training thread per rank makes every MPI call) ---- */
 static MPI_Comm control = MPI_COMM_NULL;   /* entered-counts travel here, apart from the data */
 static int me = 0, world = 1;
 static double deadline_s = 0;
 static int64_t entered = 0;
 static int64_t *heard = NULL;              /* newest count heard from each rank */
+static double *heard_at = NULL;            /* when each rank was last heard from */
 static int64_t *outbox = NULL;             /* one send buffer and request per peer */
 static MPI_Request *outreq = NULL;
 
@@ -30,6 +37,7 @@ int mpishim_watch_init(void) {
     if (rc != MPI_SUCCESS) return rc;
     MPI_Comm_set_errhandler(control, MPI_ERRORS_RETURN);
     heard = calloc((size_t)world, sizeof *heard);
+    heard_at = calloc((size_t)world, sizeof *heard_at);
     outbox = calloc((size_t)world, sizeof *outbox);
     outreq = malloc((size_t)world * sizeof *outreq);
     for (int i = 0; i < world; i++) outreq[i] = MPI_REQUEST_NULL;
@@ -39,6 +47,12 @@ int mpishim_watch_init(void) {
 void mpishim_set_timeout(double timeout_s) { deadline_s = timeout_s; }
 double mpishim_timeout(void) { return deadline_s; }
 int64_t mpishim_entered(void) { return entered; }
+
+void mpishim_peer_silence(double *seconds, int size) {
+    double t = now();
+    for (int i = 0; i < size; i++) seconds[i] = (heard_at && i < world && heard_at[i] > 0) ? t - heard_at[i] : -1;
+    if (me < size) seconds[me] = 0;
+}
 
 void mpishim_peer_entered(int64_t *counts, int size) {
     for (int i = 0; i < size; i++) counts[i] = (heard && i < world) ? heard[i] : 0;
@@ -55,15 +69,18 @@ static void drain(void) {
         int64_t v = 0;
         if (MPI_Recv(&v, 1, MPI_INT64_T, st.MPI_SOURCE, ENTERED_TAG, control, MPI_STATUS_IGNORE) != MPI_SUCCESS) return;
         if (v > heard[st.MPI_SOURCE]) heard[st.MPI_SOURCE] = v;
+        heard_at[st.MPI_SOURCE] = now();
     }
 }
 
-/* Counts one more collective entered and tells the others; a peer whose previous message is
-   still in flight gets the newer count with the next collective instead. */
-static void enter(void) {
-    entered++;
+/* Tells every other rank this rank's count; a peer whose previous message is still in flight
+   gets the newer count next time. Sent on entering a collective and, while waiting in one,
+   every half second, so a rank that falls silent (stopped, stuck) can be told from one that
+   waits like the rest. */
+static void announce(void) {
     if (control == MPI_COMM_NULL) return;
     heard[me] = entered;
+    heard_at[me] = now();
     for (int p = 0; p < world; p++) {
         if (p == me) continue;
         if (outreq[p] != MPI_REQUEST_NULL) {
@@ -77,24 +94,26 @@ static void enter(void) {
     drain();
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+static void enter(void) {
+    entered++;
+    announce();
 }
+
 
 /* Polls `req` to completion or the deadline: spins for the first 200 µs (ranks in step
    meet there), then sleeps 50 µs between polls so a waiting rank leaves its core to others. */
 static int wait_for(MPI_Request *req, double started) {
     const struct timespec pause = {0, 50000};
+    double last_announce = started;
     for (;;) {
         int flag = 0;
         int rc = MPI_Test(req, &flag, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return rc;
         if (flag) return MPI_SUCCESS;
         drain();
-        double t = now() - started;
+        double t_now = now(), t = t_now - started;
         if (deadline_s > 0 && t > deadline_s) return MPISHIM_ERR_TIMEOUT;
+        if (t_now - last_announce > 0.5) { announce(); last_announce = t_now; }
         if (t > 2e-4) nanosleep(&pause, NULL);
     }
 }

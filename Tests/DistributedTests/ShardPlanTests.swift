@@ -31,12 +31,16 @@ final class ShardPlanTests: XCTestCase {
     }
 
     func testTimeoutNamesTheRanksBehind() {
-        let t = CollectiveTimeout(operation: "MPI_Allreduce(double)", rank: 0, timeout: 5, entered: [42, 41, 42])
+        let t = CollectiveTimeout(operation: "MPI_Allreduce(double)", rank: 0, timeout: 5, entered: [42, 41, 42], silentFor: [0, 4.9, 0.3])
         XCTAssertEqual(t.missing, [1])
-        XCTAssertTrue(t.description.contains("rank(s) 1 (last entered #41) never arrived"), t.description)
+        XCTAssertTrue(t.description.contains("rank(s) 1 (last entered #41, silent for 4.9 s) stopped answering"), t.description)
         XCTAssertTrue(t.description.contains("#42"), t.description)
-        let inside = CollectiveTimeout(operation: "MPI_Barrier", rank: 1, timeout: 5, entered: [7, 7])
-        XCTAssertEqual(inside.missing, [])
-        XCTAssertTrue(inside.description.contains("stalled inside it"), inside.description)
+        // Entered, but silent for longer than ranks that wait ever are: stopped inside it.
+        let inside = CollectiveTimeout(operation: "MPI_Barrier", rank: 1, timeout: 10, entered: [7, 7], silentFor: [9.5, 0])
+        XCTAssertEqual(inside.missing, [0])
+        XCTAssertTrue(inside.description.contains("0 (stopped inside it, silent for 9.5 s)"), inside.description)
+        let stuck = CollectiveTimeout(operation: "MPI_Barrier", rank: 1, timeout: 10, entered: [7, 7], silentFor: [0.2, 0])
+        XCTAssertEqual(stuck.missing, [])
+        XCTAssertTrue(stuck.description.contains("still answers"), stuck.description)
     }
 }

@@ -53,6 +53,9 @@ int64_t mpishim_entered(void);
 /* The newest count of collectives entered that this rank has heard from each rank
    (its own count at its own index); `counts` holds `size` values. */
 void mpishim_peer_entered(int64_t *counts, int size);
+/* Seconds since this rank last heard from each rank (-1: never; its own index 0). A rank
+   waiting in a collective speaks every half second, so a long silence means it stopped. */
+void mpishim_peer_silence(double *seconds, int size);
 
 #ifdef __cplusplus
 }
