@@ -32,6 +32,10 @@ public struct ContentHash: Hashable, Sendable, CustomStringConvertible {
     public mutating func update(_ floats: [Float]) { floats.withUnsafeBytes { update($0) } }
     public mutating func update(_ string: String) { update(Array(string.utf8)) }
 
+    public typealias Words = (UInt64, UInt64)
+    /// The two lanes, for sending a digest through an integer collective.
+    public var words: Words { (a, b) }
+
     public var hex: String {
         func mix(_ v: UInt64) -> UInt64 {
             var z = v

@@ -24,6 +24,7 @@ public final class MPICommunicator: Communicator {
             try check(mpishim_init(Int32(MPISHIM_THREAD_FUNNELED), &provided), "MPI_Init_thread")
         }
         try check(mpishim_set_errors_return(), "MPI_Comm_set_errhandler")
+        try check(mpishim_watch_init(), "MPI_Comm_dup (collective watchdog)")
         var r: Int32 = 0, s: Int32 = 0
         try check(mpishim_rank(&r), "MPI_Comm_rank")
         try check(mpishim_size(&s), "MPI_Comm_size")
@@ -44,6 +45,27 @@ public final class MPICommunicator: Communicator {
         return String(cString: buf)
     }
 
+    /// Seconds any one collective may wait for the other ranks (0: forever). Past it the
+    /// collective throws `CollectiveTimeout`, naming the ranks that had not arrived.
+    public var timeout: Double {
+        get { mpishim_timeout() }
+        set { mpishim_set_timeout(newValue) }
+    }
+
+    /// Collectives this rank has entered so far.
+    public var collectivesEntered: Int { Int(mpishim_entered()) }
+
+    func check(_ code: Int32, _ op: String) throws {
+        if code == Int32(MPISHIM_ERR_TIMEOUT) {
+            var heard = [Int64](repeating: 0, count: size)
+            mpishim_peer_entered(&heard, Int32(size))
+            var silence = [Double](repeating: 0, count: size)
+            mpishim_peer_silence(&silence, Int32(size))
+            throw CollectiveTimeout(operation: op, rank: rank, timeout: timeout, entered: heard.map(Int.init), silentFor: silence)
+        }
+        try Self.check(code, op)
+    }
+
     static func check(_ code: Int32, _ op: String) throws {
         guard code != 0 else { return }
         var buf = [CChar](repeating: 0, count: 512)
@@ -53,35 +75,35 @@ public final class MPICommunicator: Communicator {
 
     public func allReduceSum(_ buffer: inout [Float]) throws {
         let n = Int64(buffer.count)
-        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_float($0.baseAddress, n) }, "MPI_Allreduce(float)")
+        try check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_float($0.baseAddress, n) }, "MPI_Allreduce(float)")
     }
 
     public func allReduceSum(_ buffer: inout [Double]) throws {
         let n = Int64(buffer.count)
-        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_double($0.baseAddress, n) }, "MPI_Allreduce(double)")
+        try check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_double($0.baseAddress, n) }, "MPI_Allreduce(double)")
     }
 
     public func allReduceSum(_ buffer: inout [Int64]) throws {
         let n = Int64(buffer.count)
-        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_int64($0.baseAddress, n) }, "MPI_Allreduce(int64)")
+        try check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_int64($0.baseAddress, n) }, "MPI_Allreduce(int64)")
     }
 
     public func allReduceMax(_ buffer: inout [Int64]) throws {
         let n = Int64(buffer.count)
-        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_max_int64($0.baseAddress, n) }, "MPI_Allreduce(max int64)")
+        try check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_max_int64($0.baseAddress, n) }, "MPI_Allreduce(max int64)")
     }
 
     public func broadcast(_ buffer: inout [Float], root: Int) throws {
         let n = Int64(buffer.count)
-        try Self.check(buffer.withUnsafeMutableBufferPointer { mpishim_bcast_float($0.baseAddress, n, Int32(root)) }, "MPI_Bcast(float)")
+        try check(buffer.withUnsafeMutableBufferPointer { mpishim_bcast_float($0.baseAddress, n, Int32(root)) }, "MPI_Bcast(float)")
     }
 
     public func broadcast(bytes: inout [UInt8], root: Int) throws {
         let n = Int64(bytes.count)
-        try Self.check(bytes.withUnsafeMutableBytes { mpishim_bcast_bytes($0.baseAddress, n, Int32(root)) }, "MPI_Bcast(bytes)")
+        try check(bytes.withUnsafeMutableBytes { mpishim_bcast_bytes($0.baseAddress, n, Int32(root)) }, "MPI_Bcast(bytes)")
     }
 
-    public func barrier() throws { try Self.check(mpishim_barrier(), "MPI_Barrier") }
+    public func barrier() throws { try check(mpishim_barrier(), "MPI_Barrier") }
 
     public func abort(code: Int32) -> Never {
         mpishim_abort(code)

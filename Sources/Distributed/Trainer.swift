@@ -3,49 +3,89 @@ import Foundation
 import Network
 import Training
 
-/// Data-parallel AutoSAM training. Every rank holds the frozen SAM and a replica of g;
-/// each global batch is split into contiguous shards, one per rank; gradients (one flat
-/// buffer) are summed with one all-reduce and every rank applies the same Adam step. The
-/// schedule (order, augmentation) is a pure function of (seed, epoch), so any rank count
-/// sees the same batches and a resumed run continues where it stopped. Rank 0 alone
+/// Data-parallel AutoSAM training. Every rank holds the frozen SAM and a replica of g; each
+/// global batch is split by the `ShardPlan` (rank r takes [n·r/s, n·(r+1)/s)); gradients (one
+/// flat buffer) are summed with one all-reduce and every rank applies the same Adam step. The
+/// schedule (order, augmentation) is a pure function of (seed, epoch), so any rank count sees
+/// the same batches, and a step checkpoint resumes exactly where it stopped. Rank 0 alone
 /// evaluates, logs and writes checkpoints.
 ///
-/// BatchNorm in g forms its statistics over the whole global batch (SyncBatchNorm through
-/// the communicator; the same code path with one rank), so the result does not depend on the
-/// number of ranks beyond floating-point summation order. Batches are always full
-/// (a shuffled epoch's remainder is dropped), and a batch must give every rank a sample.
+/// BatchNorm in g forms its statistics over the whole global batch (SyncBatchNorm through the
+/// communicator; the same code path with one rank). The epoch's last, smaller batch is trained
+/// (unless `train.drop_last`); a rank whose shard is empty runs a pass that contributes nothing
+/// but takes part in every collective, so no rank waits for one that skipped.
 public final class Trainer {
     public let config: TrainConfig
     let comm: Communicator
     public let model: AutoSAM
     let pipeline: SamplePipeline
     var adam: Adam
+    let plan: ShardPlan
+    let store: CheckpointStore
+    let reducer: CommunicatorReducer
+    public let identity: RunIdentity
+    public let timeline: Timeline
     public private(set) var trainSamples: [DatasetSample] = []
     public private(set) var validationSamples: [DatasetSample] = []
     public private(set) var epoch = 0
     public private(set) var step = 0
+    /// Batches of the current epoch already trained, and the epoch's sums over them.
+    public private(set) var position = TrainingCheckpoint.Position(epoch: 0, batch: 0, lossSum: 0, diceSum: 0, samples: 0, seconds: 0)
     public private(set) var best: Double?
     public private(set) var history: [[String: Double]] = []
+    /// The global batch's mean loss of every optimiser step this process ran, in order.
+    public private(set) var stepLosses: [(step: Int, loss: Double)] = []
+    let maxSteps: Int?
+    var stepLimit: Int?
+    let tracePath: String?
+    /// Called on every rank after each optimiser step's gradients are summed, before Adam
+    /// (`verify` compares them there with a single-process reference).
+    public var afterGradients: ((StepInputs) throws -> Void)?
+    /// Off for `verify`: no checkpoints, no validation, only the steps.
+    public var writesOutputs = true
     let out: (String) -> Void
     let progress: ProgressReporter
+    var phase = "start-up"
+    var lastTimedCheckpoint = Date()
 
+    /// One optimiser step's inputs, for `afterGradients`.
+    public struct StepInputs {
+        public var batches: [ArraySlice<Int>]
+        public var epoch: Int
+        public var lossSum: Double       // Σ loss·samples over the step's batches (global)
+        public var samples: Int
+        public var buffersBefore: [Float]
+        public var parametersBefore: [Float]
+    }
+
+    /// `resume`: a checkpoint path, "auto" (the newest complete checkpoint in `output.dir`, or a
+    /// fresh start when there is none) or nil. `maxSteps`: stop after that many optimiser steps
+    /// in all, writing a step checkpoint there. `trace`: a Chrome-trace file to write at the end.
     /// g and SAM run on `context` (one per rank, made by the command from its options).
-    public init(config: TrainConfig, comm: Communicator, context: ExecutionContext, resume: String? = nil,
-                print out: @escaping (String) -> Void = { print($0) }) throws {
+    public init(config: TrainConfig, comm: Communicator, context: ExecutionContext, resume: String? = nil, maxSteps: Int? = nil,
+                trace: String? = nil, print out: @escaping (String) -> Void = { print($0) }) throws {
         self.config = config
         self.comm = comm
         let emit: (String) -> Void = comm.isRoot ? out : { _ in }
         self.out = emit
+        self.maxSteps = maxSteps
+        stepLimit = maxSteps
+        tracePath = trace
+        timeline = Timeline(enabled: trace != nil, rank: comm.rank)
         progress = ProgressReporter(enabled: comm.isRoot, emit: emit)
+        plan = ShardPlan(ranks: comm.size)
+        store = CheckpointStore(directory: config.output.dir, keep: config.output.keep)
+        comm.timeout = config.distributed.timeoutS
         var rng = SeededRNG(seed: config.train.seed)
         guard let variant = HarDNetVariant.named(config.generator.backbone) else {
             throw ConfigError(path: "config", problem: "generator.backbone: unknown HarDNet variant \(config.generator.backbone)")
         }
-        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
-        g.buffers.statisticsReducer = CommunicatorReducer(comm)
         guard comm.size <= config.train.batchSize else {
-            throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: every rank needs a share of each batch")
+            throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: a global batch must be able to give every rank a sample (use at most \(config.train.batchSize) ranks)")
         }
+        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
+        reducer = CommunicatorReducer(comm)
+        g.buffers.statisticsReducer = reducer
         // Before SAM, so a bad file fails in seconds rather than after loading a large encoder.
         if let pre = config.generator.pretrained {
             do {
@@ -58,20 +98,26 @@ public final class Trainer {
         }
         let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
-        let cacheDir = config.output.cache
-        pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: cacheDir),
+        pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache),
                                   encoderID: try SamplePipeline.encoderID(kind: config.model.sam, checkpoint: config.model.checkpoint))
         adam = Adam(parameterCount: g.store.count, lr: config.train.lr, weightDecay: config.train.weightDecay)
-        try loadData()
-        if let resume { try restore(resume) }
-        try synchroniseReplicas()
-    }
-
-    func loadData() throws {
         let split = try TrainingSplit.load(config)
-        for w in split.warnings { out("warning: \(w)") }
+        for w in split.warnings { emit("warning: \(w)") }
         trainSamples = split.train
         validationSamples = split.validation
+        identity = RunIdentity(config: config, samSHA256: try SHA256.file(config.model.checkpoint),
+                               manifest: try DatasetManifest(train: split.train, validation: split.validation))
+        // Ranks that disagree on the config, SAM or data would issue different collectives:
+        // compare those first, with one fixed-size collective.
+        var settings = ContentHash()
+        settings.update(try config.yaml())
+        var sha = ContentHash()
+        sha.update(identity.samSHA256)
+        try ReplicaCheck.verify([.init("the config", settings), .init("the SAM weights", sha),
+                                 .init("the dataset manifest", identity.manifest.digest)], comm: comm, when: "at start")
+        if let resume { try restore(resume) }
+        try synchroniseReplicas()
+        try checkReplicas(when: "after rank 0's broadcast")
     }
 
     /// Rank 0's parameters and statistics go to every rank, so replicas start identical.
@@ -85,12 +131,26 @@ public final class Trainer {
         try model.generator.buffers.setFlatValues(b)
     }
 
+    /// Every rank must hold rank 0's parameters and running statistics.
+    func checkReplicas(when: String) throws {
+        guard comm.size > 1 else { return }
+        var p = ContentHash(), b = ContentHash()
+        p.update(model.generator.store.values)
+        b.update(model.generator.buffers.flatValues)
+        try ReplicaCheck.verify([.init("g's parameters", p), .init("g's BatchNorm running statistics", b)], comm: comm, when: when)
+    }
+
     /// The epoch's sample order: a seeded shuffle of the training set.
     func order(epoch: Int) -> [Int] {
         var idx = Array(trainSamples.indices)
         var rng = SeededRNG(seed: config.train.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
         idx.shuffle(using: &rng)
         return idx
+    }
+
+    /// The epoch's global batches (the last may be smaller unless `train.drop_last`).
+    public func batches(epoch: Int) -> [ArraySlice<Int>] {
+        ShardPlan.batches(order(epoch: epoch), batchSize: config.train.batchSize, dropLast: config.train.dropLast)
     }
 
     /// The augmentation of sample i in an epoch: one of `variants` fixed variants per image,
@@ -102,87 +162,215 @@ public final class Trainer {
         return Augmentation.params(seed: config.train.seed &+ UInt64(v) &* 7919, epoch: 0, index: index)
     }
 
-    /// This rank's contiguous share of a global batch.
-    func shard(_ batch: ArraySlice<Int>) -> ArraySlice<Int> {
-        let n = batch.count, r = comm.rank, s = comm.size
-        let lo = batch.startIndex + n * r / s, hi = batch.startIndex + n * (r + 1) / s
-        return batch[lo..<hi]
+    /// Model inputs for samples `indices` of the training set in `epoch`.
+    public func inputs(_ indices: ArraySlice<Int>, epoch: Int) throws -> (images: Tensor, embeddings: Tensor, targets: Tensor) {
+        let prepared = try timeline.span("data + encoder/cache", "data", args: ["samples": "\(indices.count)"]) {
+            try indices.map { try pipeline.prepare(trainSamples[$0], augmentation: augmentation(epoch: epoch, index: $0)) }
+        }
+        return pipeline.batch(prepared)
     }
 
     public func run() throws {
+        do { try runEpochs() } catch {
+            throw TrainingFailure(rank: comm.rank, epoch: position.epoch + 1, step: step, phase: phase, underlying: error)
+        }
+        if let tracePath {
+            phase = "writing the trace"
+            try timeline.write(to: tracePath, comm: comm)
+            out("trace: \(tracePath) (\(timeline.events.count) events on rank 0)")
+        }
+    }
+
+    /// Runs training for `steps` optimiser steps from where it stands (for `verify`).
+    public func runSteps(_ steps: Int) throws {
+        let saved = stepLimit
+        stepLimit = step + steps
+        defer { stepLimit = saved }
+        try run()
+    }
+
+    func runEpochs() throws {
         let cfg = config.train
         try FileManager.default.createDirectory(atPath: config.output.dir, withIntermediateDirectories: true)
+        let shards = plan.sizes(batchCount: cfg.batchSize).map(String.init).joined(separator: ",")
         out("training \(config.generator.backbone) g (\(model.generator.store.count) parameters) on \(trainSamples.count) images, "
-            + "validating on \(validationSamples.count); \(comm.size) rank(s), batch \(cfg.batchSize) × accumulate \(cfg.accumulate)")
-        if epoch == 0, comm.isRoot, !validationSamples.isEmpty {
-            let v = try validate()
+            + "validating on \(validationSamples.count); \(comm.size) rank(s), batch \(cfg.batchSize) × accumulate \(cfg.accumulate)"
+            + (comm.size > 1 ? " (shards \(shards))" : ""))
+        if step == 0, position.batch == 0, epoch == 0, comm.isRoot, writesOutputs, !validationSamples.isEmpty {
+            phase = "initial validation"
+            let v = try timeline.span("validation", "evaluation") { try validate() }
             out("epoch 0 (initial): validation Dice \(fmt(v.dice)) IoU \(fmt(v.iou))")
             history.append(["epoch": 0, "val_dice": v.dice, "val_iou": v.iou])
             try appendMetrics(history.last!)
         }
         while epoch < cfg.epochs {
-            let t0 = Date()
-            let ord = order(epoch: epoch)
-            // Full batches only: the global batch, and so each rank's share, is the same for any rank count.
-            let batches = stride(from: 0, to: ord.count - cfg.batchSize + 1, by: cfg.batchSize).map { ord[$0..<($0 + cfg.batchSize)] }
-            var sums = [Double](repeating: 0, count: 3)   // loss·n, dice·n, n
-            progress.start(total: ord.count / cfg.batchSize * cfg.batchSize, label: "epoch \(epoch + 1)/\(cfg.epochs)")
-            var seen = 0
-            guard !batches.isEmpty else {
-                throw ConfigError(path: "config", problem: "the training set (\(ord.count) images) is smaller than one batch (\(cfg.batchSize))")
-            }
-            for (bi, batch) in batches.enumerated() {
-                let mine = shard(batch)
-                if !mine.isEmpty {
-                    let prepared = try mine.map { try pipeline.prepare(trainSamples[$0], augmentation: augmentation(epoch: epoch, index: $0)) }
-                    let b = pipeline.batch(prepared)
-                    let r = try model.trainStep(images: b.images, embeddings: b.embeddings, targets: b.targets,
-                                                weight: Double(mine.count) / Double(batch.count))
-                    sums[0] += r.loss * Double(mine.count)
-                    sums[1] += trainDice(r.logits, b.targets) * Double(mine.count)
-                    sums[2] += Double(mine.count)
-                }
-                seen += batch.count
-                if (bi + 1) % cfg.accumulate == 0 || bi == batches.count - 1 {
-                    try applyStep(accumulated: (bi % cfg.accumulate) + 1)
-                }
-                progress.update(done: seen, extra: sums[2] > 0 ? "loss \(fmt(sums[0] / sums[2]))" : "")
-            }
-            try comm.allReduceSum(&sums)
-            epoch += 1
-            let secs = Date().timeIntervalSince(t0)
-            var row: [String: Double] = ["epoch": Double(epoch), "step": Double(step), "train_loss": sums[0] / sums[2],
-                                         "train_dice": sums[1] / sums[2], "seconds": secs,
-                                         "images_per_s": Double(seen) / secs]
-            if comm.isRoot {
-                progress.finish()
-                if !validationSamples.isEmpty {
-                    let v = try validate()
-                    row["val_dice"] = v.dice
-                    row["val_iou"] = v.iou
-                }
-                history.append(row)
-                try appendMetrics(row)
-                out(summary(row))
-                if let vd = row["val_dice"], vd > (best ?? -1) {
-                    best = vd
-                    try checkpoint().write(to: config.output.dir + "/best.ckpt")
-                }
-                if epoch % config.output.checkpointEvery == 0 || epoch == cfg.epochs {
-                    try checkpoint().write(to: config.output.dir + "/last.ckpt")
-                }
-            }
-            try comm.barrier()
+            if try runEpoch() == .stopped { return }
         }
     }
 
-    /// All-reduce the accumulated gradients, take one Adam step, average BN statistics.
-    func applyStep(accumulated: Int) throws {
+    enum EpochEnd { case finished, stopped }
+
+    func runEpoch() throws -> EpochEnd {
+        let cfg = config.train
+        let batches = self.batches(epoch: epoch)
+        guard !batches.isEmpty else {
+            throw ConfigError(path: "config", problem: "the training set (\(trainSamples.count) images) is smaller than one batch (\(cfg.batchSize)) and train.drop_last is set")
+        }
+        if position.epoch != epoch { position = .init(epoch: epoch, batch: 0, lossSum: 0, diceSum: 0, samples: 0, seconds: 0) }
+        let t0 = Date().addingTimeInterval(-position.seconds)
+        let total = batches.reduce(0) { $0 + $1.count }
+        progress.start(total: total, label: "epoch \(epoch + 1)/\(cfg.epochs)")
+        var stepBatches: [ArraySlice<Int>] = []
+        var stepLoss = 0.0, stepSamples = 0
+        var before: (params: [Float], buffers: [Float])?
+        for bi in position.batch..<batches.count {
+            let batch = batches[bi]
+            if afterGradients != nil && before == nil {
+                before = (model.generator.store.values, model.generator.buffers.flatValues)
+            }
+            let sums = try trainBatch(batch)
+            position.lossSum += sums[0]
+            position.diceSum += sums[1]
+            position.samples += Int(sums[2])
+            stepBatches.append(batch)
+            stepLoss += sums[0]
+            stepSamples += Int(sums[2])
+            if (bi + 1) % cfg.accumulate == 0 || bi == batches.count - 1 {
+                try reduceGradients()
+                if let check = afterGradients {
+                    try check(StepInputs(batches: stepBatches, epoch: epoch, lossSum: stepLoss, samples: stepSamples,
+                                         buffersBefore: before!.buffers, parametersBefore: before!.params))
+                }
+                optimiserStep(accumulated: stepBatches.count)
+                let loss = stepLoss / Double(max(stepSamples, 1))
+                stepLosses.append((step, loss))
+                if comm.isRoot && writesOutputs {
+                    try appendLine(["step": Double(step), "epoch": Double(epoch + 1), "loss": loss, "samples": Double(stepSamples)],
+                                   to: config.output.dir + "/steps.jsonl")
+                }
+                position.batch = bi + 1
+                position.seconds = Date().timeIntervalSince(t0)
+                stepBatches = []; stepLoss = 0; stepSamples = 0; before = nil
+                if step % config.distributed.checkEvery == 0 { try checkReplicas(when: "at step \(step)") }
+                if let m = stepLimit, step >= m {
+                    progress.finish()
+                    if writesOutputs {
+                        try writeStepCheckpoint()
+                        out("stopped after step \(step) (--max-steps); `--resume auto` continues from \(store.stepPath(step))")
+                    }
+                    return .stopped
+                }
+                if writesOutputs && stepCheckpointDue() { try writeStepCheckpoint() }
+            }
+            progress.update(done: position.samples, extra: position.samples > 0 ? "loss \(fmt(position.lossSum / Double(position.samples)))" : "")
+        }
+        epoch += 1
+        let secs = Date().timeIntervalSince(t0)
+        let n = Double(max(position.samples, 1))
+        var row: [String: Double] = ["epoch": Double(epoch), "step": Double(step), "train_loss": position.lossSum / n,
+                                     "train_dice": position.diceSum / n, "seconds": secs,
+                                     "images_per_s": Double(position.samples) / max(secs, 1e-9)]
+        position = .init(epoch: epoch, batch: 0, lossSum: 0, diceSum: 0, samples: 0, seconds: 0)
+        if comm.isRoot && writesOutputs {
+            progress.finish()
+            if !validationSamples.isEmpty {
+                phase = "validation after epoch \(epoch)"
+                let v = try timeline.span("validation", "evaluation") { try validate() }
+                row["val_dice"] = v.dice
+                row["val_iou"] = v.iou
+            }
+            history.append(row)
+            try appendMetrics(row)
+            out(summary(row))
+            phase = "writing checkpoints after epoch \(epoch)"
+            try timeline.span("checkpoint", "checkpoint") {
+                if let vd = row["val_dice"], vd > (best ?? -1) {
+                    best = vd
+                    try checkpoint().write(to: store.best)
+                }
+                if epoch % config.output.checkpointEvery == 0 || epoch == config.train.epochs {
+                    try checkpoint().write(to: store.last)
+                }
+            }
+        }
+        phase = "end-of-epoch barrier"
+        try comm.barrier()
+        return .finished
+    }
+
+    /// This rank's share of one global batch, forward and backward; returns the batch's global
+    /// [Σ loss·n, Σ dice·n, n] (one small all-reduce, so every rank logs the same numbers).
+    func trainBatch(_ batch: ArraySlice<Int>) throws -> [Double] {
+        let mine = plan.shard(batch, rank: comm.rank)
+        var sums = [0.0, 0.0, 0.0]
+        if mine.isEmpty {
+            phase = "empty-shard pass"
+            try timeline.span("empty shard (collectives only)", "compute") { try emptyShardPass() }
+        } else {
+            phase = "data loading"
+            let b = try inputs(mine, epoch: epoch)
+            phase = "g forward"
+            let weight = Double(mine.count) / Double(batch.count)
+            let (z, gc) = try timeline.span("g forward", "compute") { try model.generator.forward(b.images, training: true) }
+            phase = "decoder"
+            let (r, dz) = try timeline.span("decoder + loss", "compute") {
+                try model.decoderStep(z: z, embeddings: b.embeddings, targets: b.targets, weight: weight)
+            }
+            phase = "g backward"
+            try timeline.span("g backward", "compute") { try model.generator.backward(dz, gc) }
+            sums = [r.loss * Double(mine.count), trainDice(r.logits, b.targets) * Double(mine.count), Double(mine.count)]
+        }
+        phase = "batch loss all-reduce"
+        try comm.allReduceSum(&sums)
+        return sums
+    }
+
+    /// A rank with no samples in this batch still joins every SyncBatchNorm collective: it runs
+    /// g on one blank image with its contribution to the statistics zeroed, and its gradients
+    /// are put back as they were, so it adds nothing.
+    func emptyShardPass() throws {
+        let g = model.generator, side = pipeline.generatorSide
+        let saved = g.store.grads
+        reducer.contributes = false
+        defer { reducer.contributes = true }
+        let (z, gc) = try g.forward(Tensor(zeros: [1, 3, side, side]), training: true)
+        try g.backward(Tensor(zeros: z.shape), gc)
+        g.store.grads = saved
+    }
+
+    /// Sums the accumulated gradients over the ranks.
+    func reduceGradients() throws {
         let store = model.generator.store
-        if comm.size > 1 { try comm.allReduceSum(&store.grads) }
-        store.withMutableValues { adam.update(&$0, grads: store.grads, gradScale: 1 / Float(accumulated)) }
+        guard comm.size > 1 else { return }
+        phase = "gradient all-reduce"
+        try timeline.span("gradient all-reduce", "collective", args: ["floats": "\(store.grads.count)"]) {
+            try comm.allReduceSum(&store.grads)
+        }
+    }
+
+    /// One Adam step with the summed gradients (averaged over accumulated batches).
+    func optimiserStep(accumulated: Int) {
+        let store = model.generator.store
+        phase = "optimiser"
+        timeline.span("Adam", "optimiser") {
+            store.withMutableValues { adam.update(&$0, grads: store.grads, gradScale: 1 / Float(accumulated)) }
+        }
         store.zeroGrads()
         step += 1
+    }
+
+    func stepCheckpointDue() -> Bool {
+        if let n = config.output.checkpointEverySteps, step % n == 0 { return true }
+        if let m = config.output.checkpointEveryMinutes, Date().timeIntervalSince(lastTimedCheckpoint) >= m * 60 { return true }
+        return false
+    }
+
+    /// Rank 0 writes `step-<n>.ckpt` (the others go on: every rank holds the same state).
+    func writeStepCheckpoint() throws {
+        lastTimedCheckpoint = Date()
+        guard comm.isRoot else { return }
+        phase = "writing the step checkpoint"
+        try timeline.span("checkpoint", "checkpoint") { try store.writeStep(checkpoint()) }
     }
 
     func trainDice(_ logits: Tensor, _ targets: Tensor) -> Double {
@@ -211,7 +399,10 @@ public final class Trainer {
     }
 
     func appendMetrics(_ row: [String: Double]) throws {
-        let path = config.output.dir + "/metrics.jsonl"
+        try appendLine(row, to: config.output.dir + "/metrics.jsonl")
+    }
+
+    func appendLine(_ row: [String: Double], to path: String) throws {
         let line = String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self) + "\n"
         if let h = FileHandle(forWritingAtPath: path) {
             h.seekToEndOfFile()
@@ -222,18 +413,52 @@ public final class Trainer {
         }
     }
 
-    public func checkpoint() throws -> TrainingCheckpoint {
-        try TrainingCheckpoint(generator: model.generator, config: config, adam: adam, epoch: epoch, step: step,
-                               bestValidationDice: best, history: history)
+    /// After a resume, drops the log lines of steps and epochs the resumed run will repeat.
+    func truncateLogs() throws {
+        guard comm.isRoot else { return }
+        for (name, key, last) in [("steps.jsonl", "step", step), ("metrics.jsonl", "epoch", epoch)] {
+            let path = config.output.dir + "/" + name
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            let kept = text.split(separator: "\n").filter { line in
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double],
+                      let v = obj[key] else { return true }
+                return Int(v) <= last
+            }
+            try AtomicFile.write(Data((kept.map { $0 + "\n" }.joined()).utf8), to: path)
+        }
     }
 
-    func restore(_ path: String) throws {
-        let ck = try TrainingCheckpoint.read(path)
+    public func checkpoint() throws -> TrainingCheckpoint {
+        try TrainingCheckpoint(generator: model.generator, config: config, adam: adam, epoch: epoch, step: step,
+                               bestValidationDice: best, history: history,
+                               position: position.batch > 0 ? position : nil, identity: identity, ranks: comm.size)
+    }
+
+    func restore(_ request: String) throws {
+        let path: String, ck: TrainingCheckpoint
+        if request == "auto" {
+            guard let found = store.newestComplete() else {
+                out("resume auto: no checkpoint in \(config.output.dir); starting fresh")
+                return
+            }
+            for s in found.skipped { out("resume auto: skipped \(s)") }
+            (path, ck) = (found.path, found.checkpoint)
+        } else {
+            path = request
+            ck = try TrainingCheckpoint.read(path)
+        }
         let g = model.generator
         guard ck.header.backbone == config.generator.backbone,
               ck.header.parameters.map(\.name) == g.store.parameters.map(\.name),
               ck.header.parameters.map(\.shape) == g.store.parameters.map(\.shape) else {
             throw FileError(path: path, problem: "checkpoint holds a \(ck.header.backbone) generator with other parameters than this config's \(config.generator.backbone)")
+        }
+        if let then = ck.header.identity {
+            let diffs = then.differences(from: identity)
+            guard diffs.isEmpty else {
+                throw FileError(path: path, problem: "refusing to resume: this run differs from the one that wrote the checkpoint:\n  "
+                                + diffs.joined(separator: "\n  "))
+            }
         }
         g.store.setFlatValues(ck.parameters)
         try model.generator.buffers.setFlatValues(ck.buffers)
@@ -242,6 +467,19 @@ public final class Trainer {
         step = ck.header.step
         best = ck.header.bestValidationDice
         history = ck.header.history
-        out("resumed from \(path) after epoch \(epoch) (step \(step))")
+        if let p = ck.header.position { position = p } else { position = .init(epoch: epoch, batch: 0, lossSum: 0, diceSum: 0, samples: 0, seconds: 0) }
+        let at = ck.header.position.map { "in epoch \($0.epoch + 1) after batch \($0.batch)" } ?? "after epoch \(epoch)"
+        let ranks = ck.header.ranks.map { $0 != comm.size ? "; written by \($0) rank(s), now \(comm.size): equal up to summation order" : "" } ?? ""
+        out("resumed from \(path) \(at) (step \(step))\(ranks)")
+        try truncateLogs()
     }
 }
+
+/// An error on one rank during training, with where it happened.
+public struct TrainingFailure: Error, CustomStringConvertible {
+    public let rank: Int, epoch: Int, step: Int
+    public let phase: String
+    public let underlying: Error
+    public var description: String { "rank \(rank), epoch \(epoch), step \(step + 1), \(phase): \(underlying)" }
+}
+

@@ -78,9 +78,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var lr: Float = 3e-4
         public var weightDecay: Float = 1e-5
         public var seed: UInt64 = 0
+        /// Drop the epoch's last, smaller batch instead of training on it.
+        public var dropLast: Bool = false
         enum CodingKeys: String, CodingKey, CaseIterable {
             case epochs, accumulate, lr, seed
-            case batchSize = "batch_size", weightDecay = "weight_decay"
+            case batchSize = "batch_size", weightDecay = "weight_decay", dropLast = "drop_last"
         }
         public init() {}
         public init(from decoder: Decoder) throws {
@@ -92,6 +94,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? lr
             weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
             seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+            dropLast = try c.decodeIfPresent(Bool.self, forKey: .dropLast) ?? dropLast
         }
     }
 
@@ -110,8 +113,18 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public struct Output: Codable, Equatable, Sendable {
         public var dir: String = "runs/demo"
         public var cache: String = "runs/embedding-cache"
+        /// Epochs between `last.ckpt` writes.
         public var checkpointEvery: Int = 1
-        enum CodingKeys: String, CodingKey, CaseIterable { case dir, cache, checkpointEvery = "checkpoint_every" }
+        /// Optimiser steps between step checkpoints (`step-<n>.ckpt`); nil: none.
+        public var checkpointEverySteps: Int?
+        /// Minutes between step checkpoints (written at the next optimiser step); nil: none.
+        public var checkpointEveryMinutes: Double?
+        /// Step checkpoints kept (the newest); `best.ckpt` and `last.ckpt` are kept besides.
+        public var keep: Int = 3
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case dir, cache, keep, checkpointEvery = "checkpoint_every"
+            case checkpointEverySteps = "checkpoint_every_steps", checkpointEveryMinutes = "checkpoint_every_minutes"
+        }
         public init() {}
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -119,6 +132,25 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             dir = try c.decodeIfPresent(String.self, forKey: .dir) ?? dir
             cache = try c.decodeIfPresent(String.self, forKey: .cache) ?? cache
             checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
+            checkpointEverySteps = try c.decodeIfPresent(Int.self, forKey: .checkpointEverySteps)
+            checkpointEveryMinutes = try c.decodeIfPresent(Double.self, forKey: .checkpointEveryMinutes)
+            keep = try c.decodeIfPresent(Int.self, forKey: .keep) ?? keep
+        }
+    }
+
+    public struct DistributedSection: Codable, Equatable, Sendable {
+        /// Seconds any collective may wait for the other ranks before the job ends naming them
+        /// (torch.distributed's default is 10 minutes); 0 waits forever.
+        public var timeoutS: Double = 600
+        /// Optimiser steps between checks that every rank holds the same parameters.
+        public var checkEvery: Int = 100
+        enum CodingKeys: String, CodingKey, CaseIterable { case timeoutS = "timeout_s", checkEvery = "check_every" }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            timeoutS = try c.decodeIfPresent(Double.self, forKey: .timeoutS) ?? timeoutS
+            checkEvery = try c.decodeIfPresent(Int.self, forKey: .checkEvery) ?? checkEvery
         }
     }
 
@@ -129,8 +161,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var train = Optimisation()
     public var loss = Loss()
     public var output = Output()
+    public var distributed = DistributedSection()
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case model, generator, data, augment, train, loss, output }
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, generator, data, augment, train, loss, output, distributed }
 
     public init() {}
 
@@ -144,6 +177,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         train = try c.decodeIfPresent(Optimisation.self, forKey: .train) ?? train
         loss = try c.decodeIfPresent(Loss.self, forKey: .loss) ?? loss
         output = try c.decodeIfPresent(Output.self, forKey: .output) ?? output
+        distributed = try c.decodeIfPresent(DistributedSection.self, forKey: .distributed) ?? distributed
     }
 
     /// Reads and checks a YAML config; errors name the file, the key path and the problem.
@@ -189,6 +223,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if augment.variants < 1 { throw bad("augment.variants must be at least 1, got \(augment.variants)") }
         if !(0..<1).contains(data.validationFraction) { throw bad("data.validation_fraction must be in [0, 1), got \(data.validationFraction)") }
         if output.checkpointEvery < 1 { throw bad("output.checkpoint_every must be at least 1") }
+        if let n = output.checkpointEverySteps, n < 1 { throw bad("output.checkpoint_every_steps must be at least 1, got \(n)") }
+        if let m = output.checkpointEveryMinutes, !(m > 0) { throw bad("output.checkpoint_every_minutes must be positive, got \(m)") }
+        if output.keep < 1 { throw bad("output.keep must be at least 1, got \(output.keep)") }
+        if distributed.timeoutS < 0 { throw bad("distributed.timeout_s must not be negative (0 waits forever), got \(distributed.timeoutS)") }
+        if distributed.checkEvery < 1 { throw bad("distributed.check_every must be at least 1, got \(distributed.checkEvery)") }
         let backbones = ["hardnet85", "hardnet68", "hardnet39ds"]
         if !backbones.contains(generator.backbone) {
             throw bad("generator.backbone must be one of \(backbones.joined(separator: ", ")), got \(generator.backbone)")

@@ -23,10 +23,17 @@ public struct TrainingCheckpoint {
         /// Set only in a surrogate decoder h checkpoint (backbone "surrogate_h", written by
         /// `train-h`): the g checkpoint whose frozen output h was trained on.
         public var generator: GeneratorReference?
+        /// Where in the epoch a step checkpoint stopped (nil: at the end of `epoch`).
+        public var position: Position?
+        /// What the run was trained against, so a resume with other inputs is refused.
+        public var identity: RunIdentity?
+        /// The rank count it was written with.
+        public var ranks: Int?
 
         public init(format: Int = 1, backbone: String, sam: String, epoch: Int, step: Int, bestValidationDice: Double?,
                     configYAML: String, parameters: [Entry], buffers: [Entry], adam: AdamHeader,
-                    history: [[String: Double]], generator: GeneratorReference? = nil) {
+                    history: [[String: Double]], generator: GeneratorReference? = nil,
+                    position: Position? = nil, identity: RunIdentity? = nil, ranks: Int? = nil) {
             self.format = format
             self.backbone = backbone
             self.sam = sam
@@ -39,6 +46,22 @@ public struct TrainingCheckpoint {
             self.adam = adam
             self.history = history
             self.generator = generator
+            self.position = position
+            self.identity = identity
+            self.ranks = ranks
+        }
+    }
+    /// A point inside an epoch: the next batch to train and the epoch's training sums so far.
+    public struct Position: Codable, Equatable {
+        public var epoch: Int                 // the epoch in progress (0-based)
+        public var batch: Int                 // batches of it already trained
+        public var lossSum: Double            // Σ loss·samples over those batches
+        public var diceSum: Double
+        public var samples: Int
+        public var seconds: Double
+        public init(epoch: Int, batch: Int, lossSum: Double, diceSum: Double, samples: Int, seconds: Double) {
+            self.epoch = epoch; self.batch = batch; self.lossSum = lossSum; self.diceSum = diceSum
+            self.samples = samples; self.seconds = seconds
         }
     }
     /// A g checkpoint by path, with a hash of g's parameters and running statistics so a
@@ -131,14 +154,15 @@ extension TrainingCheckpoint {
     /// its BatchNorm running statistics, Adam's state, the position in the schedule and the
     /// config (whose backbone and SAM kind name the model).
     public init(generator g: PromptGenerator, config: TrainConfig, adam: Adam, epoch: Int, step: Int,
-                bestValidationDice: Double?, history: [[String: Double]]) throws {
+                bestValidationDice: Double?, history: [[String: Double]], position: Position? = nil,
+                identity: RunIdentity? = nil, ranks: Int? = nil) throws {
         let header = Header(
             backbone: config.generator.backbone, sam: config.model.sam.rawValue, epoch: epoch, step: step,
             bestValidationDice: bestValidationDice, configYAML: try config.yaml(),
             parameters: g.store.parameters.map { .init(name: $0.name, shape: $0.shape) },
             buffers: g.buffers.named.map { .init(name: $0.name, shape: [$0.values.count]) },
             adam: .init(lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, step: adam.step),
-            history: history)
+            history: history, position: position, identity: identity, ranks: ranks)
         self.init(header: header, parameters: g.store.values, buffers: g.buffers.flatValues, adamM: adam.m, adamV: adam.v)
     }
 }

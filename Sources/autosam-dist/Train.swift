@@ -7,18 +7,30 @@ import Training
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train g (the prompt generator) against a frozen SAM; data-parallel under mpirun.",
-        discussion: "Example: mpirun -n 2 autosam-dist train --config Configs/demo.yaml")
+        discussion: """
+        Example: mpirun -n 2 autosam-dist train --config Configs/demo.yaml
+        A run stopped at any point continues exactly with `--resume auto` (same rank count: bitwise).
+        """)
 
     @Option(help: "YAML config (see Configs/).")
     var config: String
 
-    @Option(help: "Resume from a checkpoint written by an earlier run (last.ckpt).")
+    @Option(help: "Resume: 'auto' (the newest complete checkpoint in output.dir; none: start fresh) or a checkpoint path.")
     var resume: String?
 
     @Option(help: "Override train.epochs.")
     var epochs: Int?
 
-    @Option(help: "Compute threads per rank (default: cores ÷ ranks on this host).")
+    @Option(help: "Stop after this many optimiser steps in all, writing a step checkpoint there.")
+    var maxSteps: Int?
+
+    @Option(help: "Override output.dir (checkpoints, metrics.jsonl, steps.jsonl).")
+    var output: String?
+
+    @Option(help: "Write a Chrome-trace timeline of the run (one track per rank) to this file.")
+    var trace: String?
+
+    @Option(help: "Compute threads per rank (default: the cores this rank may run on, shared by the ranks of its host).")
     var threads: Int?
 
     @Option(help: "Convolution engine: onednn, reference or auto (default: AUTOSAM_CONV_ENGINE, else auto).")
@@ -26,8 +38,11 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard FileManager.default.fileExists(atPath: config) else { throw ValidationError("\(config): config file not found") }
-        if let r = resume, !FileManager.default.fileExists(atPath: r) { throw ValidationError("\(r): checkpoint not found") }
+        if let r = resume, r != "auto", !FileManager.default.fileExists(atPath: r) {
+            throw ValidationError("\(r): checkpoint not found (give a path or 'auto')")
+        }
         if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -37,12 +52,13 @@ struct Train: ParsableCommand {
         do {
             var cfg = try TrainConfig.load(config)
             if let e = epochs { cfg.train.epochs = e }
-            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine)
-            let trainer = try Trainer(config: cfg, comm: comm, context: context, resume: resume)
+            if let o = output { cfg.output.dir = o }
+            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine, announce: true)
+            let trainer = try Trainer(config: cfg, comm: comm, context: context, resume: resume, maxSteps: maxSteps, trace: trace)
             try trainer.run()
         } catch {
             // One rank failing must end the whole job, not leave the others waiting.
-            FileHandle.standardError.write(Data("autosam-dist train (rank \(comm.rank)): error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("autosam-dist train (rank \(comm.rank) of \(comm.size)): error: \(error)\n".utf8))
             if comm.size > 1 { comm.abort(code: 1) }
             throw ExitCode(1)
         }

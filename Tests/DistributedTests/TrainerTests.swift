@@ -80,7 +80,12 @@ final class TrainerTests: XCTestCase {
         let t = try Trainer(config: config(epochs: 1, out: "e"), comm: BrokenAllReduce(), context: TestContext.standard,
                             print: { _ in })
         XCTAssertThrowsError(try t.run()) { e in
-            guard let s = e as? SyncBatchNormError else { return XCTFail("not a SyncBatchNormError: \(e)") }
+            // The trainer says where it happened (rank, epoch, step, phase) around the layer's error.
+            guard let f = e as? TrainingFailure, let s = f.underlying as? SyncBatchNormError else {
+                return XCTFail("not a SyncBatchNormError inside a TrainingFailure: \(e)")
+            }
+            XCTAssertEqual(f.phase, "g forward")
+            XCTAssertTrue("\(e)".hasPrefix("rank 0, epoch 1, step 1, g forward: "), "\(e)")
             XCTAssertEqual(s.phase, "statistics")
             XCTAssertEqual(s.layer, "backbone.base.0.norm")
             XCTAssertTrue("\(e)".contains("MPI allreduce failed: link down"), "\(e)")
@@ -102,7 +107,72 @@ final class BrokenAllReduce: Communicator {
     func broadcast(_ buffer: inout [Float], root: Int) throws {}
     func broadcast(bytes: inout [UInt8], root: Int) throws {}
     func barrier() throws {}
+    var timeout: Double = 0
     func abort(code: Int32) -> Never { inner.abort(code: code) }
+}
+
+extension TrainerTests {
+    /// A step checkpoint mid-epoch, resumed, ends bit-identical to a run never stopped.
+    func testStepCheckpointResumesMidEpochExactly() throws {
+        let comm = SingleProcessCommunicator()
+        var c = config(epochs: 2, out: "s")
+        c.train.batchSize = 1
+        try Trainer(config: c, comm: comm, context: TestContext.standard, print: { _ in }).run()
+        c.output.dir = dir + "/t"
+        c.output.checkpointEverySteps = 1
+        c.output.keep = 2
+        let first = try Trainer(config: c, comm: comm, context: TestContext.standard, maxSteps: 3, print: { _ in })
+        try first.run()
+        XCTAssertEqual(first.step, 3)
+        let store = CheckpointStore(directory: c.output.dir, keep: 2)
+        XCTAssertEqual(store.stepCheckpoints().map(\.step), [2, 3], "the newest 2 step checkpoints are kept")
+        let mid = try TrainingCheckpoint.read(store.stepPath(3))
+        XCTAssertEqual(mid.header.position?.epoch, 0)
+        XCTAssertEqual(mid.header.position?.batch, 3, "stopped after 3 of the epoch's 4 batches")
+        let resumed = try Trainer(config: c, comm: comm, context: TestContext.standard, resume: "auto", print: { _ in })
+        XCTAssertEqual(resumed.step, 3)
+        try resumed.run()
+        let a = try TrainingCheckpoint.read(dir + "/s/last.ckpt"), b = try TrainingCheckpoint.read(dir + "/t/last.ckpt")
+        XCTAssertEqual(b.header.step, 8)
+        XCTAssertEqual(a.parameters, b.parameters)
+        XCTAssertEqual(a.buffers, b.buffers)
+        XCTAssertEqual(a.adamM, b.adamM)
+        XCTAssertEqual(a.adamV, b.adamV)
+        XCTAssertEqual(a.header.history.map { $0["train_loss"] }, b.header.history.map { $0["train_loss"] })
+    }
+
+    /// `--resume auto` with nothing to resume starts fresh; a resume against other inputs is refused, naming each.
+    func testResumeRefusesChangedInputs() throws {
+        let comm = SingleProcessCommunicator()
+        var c = config(epochs: 1, out: "r")
+        var lines: [String] = []
+        let fresh = try Trainer(config: c, comm: comm, context: TestContext.standard, resume: "auto", maxSteps: 1, print: { lines.append($0) })
+        XCTAssertTrue(lines.contains { $0.contains("no checkpoint") && $0.contains("starting fresh") }, "\(lines)")
+        try fresh.run()
+        let ck = CheckpointStore(directory: c.output.dir, keep: 3).stepPath(1)
+        var changed = c
+        changed.train.batchSize = 1
+        changed.train.lr = 0.01
+        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
+            XCTAssertTrue("\(e)".contains("train.batch_size: 2 in the checkpoint, 1 now"), "\(e)")
+            XCTAssertTrue("\(e)".contains("train.lr: "), "\(e)")
+        }
+        changed = c
+        changed.generator.backbone = "hardnet68"
+        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
+            XCTAssertTrue("\(e)".contains("hardnet39ds") && "\(e)".contains("hardnet68"), "\(e)")
+        }
+        _ = try DemoDataGenerator(size: 96, seed: 4).write(to: dir + "/more", train: 5, test: 1)
+        changed = c
+        changed.data.train = dir + "/more/TrainDataset"
+        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
+            XCTAssertTrue("\(e)".contains("training data: 4 pairs in the checkpoint, 5 now"), "\(e)")
+        }
+        // Keys that do not change the result may change.
+        c.train.epochs = 3
+        c.output.keep = 5
+        XCTAssertNoThrow(try Trainer(config: c, comm: comm, context: TestContext.standard, resume: ck, print: { _ in }))
+    }
 }
 
 extension Trainer {

@@ -43,6 +43,31 @@ final class TrainConfigTests: XCTestCase {
         }
     }
 
+    func testCheckpointCadenceAndDistributedKeys() throws {
+        let c = try TrainConfig.parse("""
+        train: {drop_last: true}
+        output: {checkpoint_every_steps: 25, checkpoint_every_minutes: 12.5, keep: 5}
+        distributed: {timeout_s: 30, check_every: 7}
+        """)
+        XCTAssertTrue(c.train.dropLast)
+        XCTAssertEqual(c.output.checkpointEverySteps, 25)
+        XCTAssertEqual(c.output.checkpointEveryMinutes, 12.5)
+        XCTAssertEqual(c.output.keep, 5)
+        XCTAssertEqual(c.distributed.timeoutS, 30)
+        XCTAssertEqual(c.distributed.checkEvery, 7)
+        let d = try TrainConfig.parse("")
+        XCTAssertFalse(d.train.dropLast)
+        XCTAssertNil(d.output.checkpointEverySteps)
+        XCTAssertEqual(d.distributed.timeoutS, 600)
+        for (text, key) in [("output: {keep: 0}", "output.keep"), ("distributed: {timeout_s: -1}", "distributed.timeout_s"),
+                            ("output: {checkpoint_every_steps: 0}", "output.checkpoint_every_steps"),
+                            ("distributed: {timeout: 5}", "did you mean 'timeout_s'")] {
+            XCTAssertThrowsError(try TrainConfig.parse(text, path: "c.yaml")) { e in
+                XCTAssertTrue("\(e)".contains(key), "\(text): \(e)")
+            }
+        }
+    }
+
     func testYamlRoundTrip() throws {
         var c = TrainConfig()
         c.train.epochs = 7

@@ -37,6 +37,26 @@ void mpishim_library_version(char *buf, int buflen);
 /* Returns errors to the caller instead of aborting, so Swift can name what failed. */
 int mpishim_set_errors_return(void);
 
+/* The collective watchdog. Every collective above runs as its non-blocking form and is
+   polled until it completes or `timeout_s` passes (<= 0: no deadline); then it returns
+   MPISHIM_ERR_TIMEOUT and leaves the operation pending (the caller is expected to abort).
+   Each rank counts the collectives it has entered and, on entering one, tells every other
+   rank its count on a private duplicate of the communicator, so a rank that times out can
+   say which ranks never arrived (as PyTorch's flight recorder does). Call watch_init once
+   after init, before any collective. */
+enum { MPISHIM_ERR_TIMEOUT = 0x7A7A0001 };
+int mpishim_watch_init(void);
+void mpishim_set_timeout(double timeout_s);
+double mpishim_timeout(void);
+/* Collectives this rank has entered so far. */
+int64_t mpishim_entered(void);
+/* The newest count of collectives entered that this rank has heard from each rank
+   (its own count at its own index); `counts` holds `size` values. */
+void mpishim_peer_entered(int64_t *counts, int size);
+/* Seconds since this rank last heard from each rank (-1: never; its own index 0). A rank
+   waiting in a collective speaks every half second, so a long silence means it stopped. */
+void mpishim_peer_silence(double *seconds, int size);
+
 #ifdef __cplusplus
 }
 #endif

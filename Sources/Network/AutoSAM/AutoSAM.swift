@@ -34,7 +34,7 @@ public struct AutoSAM {
 
     /// Decoder forward, loss and backward to the dense prompt. A function of its own so the
     /// decoder's caches are released before g's backward, which has the step's peak memory.
-    private func decoderStep(z: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) throws -> (StepResult, Tensor) {
+    public func decoderStep(z: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) throws -> (StepResult, Tensor) {
         let (out, dc) = try sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
                                                 sparse: emptySparse, dense: z, multimaskOutput: false)
         let l = SegmentationLoss.bceDice(logits: out.masks, target: targets, activation: lossActivation)
