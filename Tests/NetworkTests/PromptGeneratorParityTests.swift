@@ -4,7 +4,8 @@ import XCTest
 
 /// g (HarDNet-85 ModelEmb) and h (ModelH) against PyTorch (Tools/reference/
 /// fixtures_prompt_generator.py): parameter names and count, train-mode output, every
-/// parameter's gradient (sampled), the updated running statistics, and the eval-mode output.
+/// parameter's gradient (sampled), the updated running statistics, and the eval-mode output and
+/// gradients (a max-pool window whose two largest inputs float32 cannot order may route either way).
 /// Weights are the closed-form fill that script documents, evaluated here the same way.
 final class PromptGeneratorParityTests: XCTestCase {
     static func isNorm(_ name: String) -> Bool {
@@ -89,21 +90,116 @@ final class PromptGeneratorParityTests: XCTestCase {
         // the eval-mode forward/backward alone: this deep net turns the ~5e-6 float32 differences of
         // the train step's statistics into ~1e-4 gradient differences. Reference: a float64 copy.
         try g.setRunningStats(g.buffers.named.map { ($0.name, fx.entries["g.buffer." + $0.name]!.values) })
-        g.store.zeroGrads()
-        let (outEval, cacheEval) = try g.forward(x, training: false)
-        let eEval = fx.relativeError("g.out_eval", outEval)
         let eInfer = fx.relativeError("g.out_eval", try g.infer(x))   // BatchNorm folded, activations fused
-        try g.backward(Self.upstream(outEval.shape), cacheEval)
-        let worstEval = worstGradient(g.store, fx, "g.grad_eval.", skipping: [])
+        let plain = try evalPass(g, x, fx, rerouting: [])
+        let eEval = fx.relativeError("g.out_eval", plain.out)
+        // Max-pool routing. A max pool sends its gradient to the largest input of each window, and
+        // where the two largest are closer than float32's rounding of them, which one that is in
+        // float32 is chance: the whole gradient of that window then lands on another input, and
+        // every parameter before the pool sees it. Measured on an Intel Xeon with AVX-512, reference
+        // engine (alike with OPENBLAS_CORETYPE Prescott, Nehalem, Sandybridge, Haswell, Zen and the
+        // default SkylakeX, and with 1, 2 or 4 threads): in base.2 (3×3 max pool of base.1's
+        // output), image 0, channel 86, output (13, 4) (flat 22228), the two largest inputs are
+        // 0.06830760106 and 0.06830760866 exactly (float64), 7.6e-9 = 1.02 ulp apart; ours are
+        // 0.06830759346 and 0.06830754876 (1 and 8 ulp low: sgemm's 432-term sum is 3.7 ulp off at
+        // the second, within that channel's rms error of 4e-8), so we route to the first, float64
+        // to the second. That one window puts base.0's eval gradients 5.6e-3 (norm.bias) and 4.4e-3
+        // (norm.weight, conv.weight) off, in the two sampled channels it reaches (18, 24), against
+        // 1e-6 in the others; routed as float64 does, every eval gradient is within 1.4e-5 (3.4e-5
+        // with Haswell kernels; PyTorch float32: 1.2e-5, it happened to route as float64). oneDNN routes that window as float64
+        // here, and the test passed without rerouting on the AMD EPYC machine it was written on.
+        // So when the plain routing is off, the windows whose two largest inputs differ by at most
+        // 1e-6 × the pool input's largest value (the float32 error of base.2's input is up to
+        // 3.6e-7 = 6.3e-7 of its largest, measured against float64) may route either way: the four
+        // closest are tried, one at a time first, and the check holds if one routing puts every
+        // eval gradient within 1e-4. Only those windows' routing changes; any other error still fails.
+        var worstEval = plain.worst, rerouted: [PoolWindow] = []
+        if worstEval.0 >= 1e-4 {
+            let near = Array(nearTies(g, plain.modules, tolerance: 1e-6).prefix(4))
+            let subsets = (1..<(1 << near.count)).sorted { $0.nonzeroBitCount < $1.nonzeroBitCount }
+            for mask in subsets {
+                let windows = near.indices.filter { mask >> $0 & 1 == 1 }.map { near[$0] }
+                let r = try evalPass(g, x, fx, rerouting: windows)
+                if r.worst.0 < worstEval.0 { (worstEval, rerouted) = (r.worst, windows) }
+                if r.worst.0 < 1e-4 { break }
+            }
+            print("g eval gradients (\(engine) engine) with the plain max-pool routing: \(plain.worst.0) "
+                  + "(\(plain.worst.1)); near-tied windows \(near); best rerouting \(rerouted)")
+        }
         print("g parity (\(engine) engine): train output \(eOut), running stats \(worstBuf.0) (\(worstBuf.1)), "
               + "train gradients vs float64 \(worstTrain.0) (\(worstTrain.1); PyTorch float32: \(trainBound / 2)), "
-              + "eval output \(eEval) (fused inference \(eInfer)), eval gradients \(worstEval.0) (\(worstEval.1))")
+              + "eval output \(eEval) (fused inference \(eInfer)), eval gradients \(worstEval.0) (\(worstEval.1))"
+              + (rerouted.isEmpty ? "" : " with \(rerouted) rerouted"))
         XCTAssertLessThan(eOut, 1e-3, "\(engine)")
         XCTAssertLessThan(worstBuf.0, 1e-4, worstBuf.1 + " (\(engine))")
         XCTAssertLessThan(worstTrain.0, trainBound, worstTrain.1 + " (\(engine))")
         XCTAssertLessThan(eEval, 1e-4, "\(engine)")
         XCTAssertLessThan(eInfer, 1e-4, "fused inference, \(engine)")
-        XCTAssertLessThan(worstEval.0, 1e-4, worstEval.1 + " (\(engine))")
+        XCTAssertLessThan(worstEval.0, 1e-4, worstEval.1 + " (\(engine); rerouted: \(rerouted))")
+    }
+
+    /// A window of one of g's max pools: the module, the output element, the input it would route
+    /// to if not to its largest (flat index into the pool's input), and the gap between the two
+    /// over the input's largest value.
+    struct PoolWindow: CustomStringConvertible {
+        let module: Int, output: Int, runnerUp: Int32, gap: Float
+        var description: String { "base.\(module) output \(output) (gap \(gap))" }
+    }
+
+    /// Eval-mode forward and backward, the windows in `rerouting` sending their gradient to their
+    /// runner-up; the output, the worst parameter gradient against the fixture, and the backbone's
+    /// module caches (their max-pool routes and ConvLayer outputs stay readable after backward).
+    func evalPass(_ g: PromptGenerator, _ x: Tensor, _ fx: BinaryFixture, rerouting: [PoolWindow]) throws
+        -> (out: Tensor, worst: (Float, String), modules: [HarDNet.ModuleCache]) {
+        g.store.zeroGrads()
+        let (out, cache) = try g.forward(x, training: false)
+        var modules: [HarDNet.ModuleCache] = []
+        while cache.backbone.count > 0 { modules.append(cache.backbone.pop()) }
+        modules.reverse()
+        var routed = modules
+        for w in rerouting {
+            guard case .maxPool(var argmax, let shape) = routed[w.module] else { preconditionFailure("\(w): not a max pool") }
+            argmax[w.output] = w.runnerUp
+            routed[w.module] = .maxPool(argmax: argmax, inputShape: shape)
+        }
+        let stack = CacheStack<HarDNet.ModuleCache>(capacity: routed.count)
+        routed.forEach(stack.push)
+        let d = cache.decoder!
+        try g.backward(Self.upstream(out.shape),
+                       PromptGenerator.Cache(backbone: stack, up1: d.up1, up2: d.up2, final: d.final, tanhOut: d.tanhOut))
+        return (out, worstGradient(g.store, fx, "g.grad_eval.", skipping: []), modules)
+    }
+
+    /// The max-pool windows whose largest input is in (0, 6) (ReLU6 passes its gradient) and whose
+    /// runner-up is at most `tolerance` × max |pool input| below it; closest first.
+    func nearTies(_ g: PromptGenerator, _ modules: [HarDNet.ModuleCache], tolerance: Float) -> [PoolWindow] {
+        var found: [PoolWindow] = []
+        for (i, m) in g.backbone.modules.enumerated() {
+            guard case let .maxPool(k, s, p) = m, case let .maxPool(argmax, shape) = modules[i] else { continue }
+            guard i > 0, case let .conv(input) = modules[i - 1] else {
+                XCTFail("base.\(i): the max pool's input is not a ConvLayer's output")
+                continue
+            }
+            let x = input.y.data
+            let geo = Pool2D.geometry(shape, kernel: k, stride: s, padding: p, ceilMode: false, "nearTies")
+            let scale = x.reduce(0) { max($0, abs($1)) }
+            for o in argmax.indices {
+                let a = Int(argmax[o]), top = x[a]
+                guard top > 0 && top < 6 else { continue }
+                let plane = o / (geo.oh * geo.ow), oy = o / geo.ow % geo.oh, ox = o % geo.ow
+                var second = -1
+                for iy in max(0, oy * s - p)..<min(geo.h, oy * s - p + k) {
+                    for ix in max(0, ox * s - p)..<min(geo.w, ox * s - p + k) {
+                        let j = (plane * geo.h + iy) * geo.w + ix
+                        if j != a && (second < 0 || x[j] > x[second]) { second = j }
+                    }
+                }
+                if second >= 0 && top - x[second] <= tolerance * scale {
+                    found.append(PoolWindow(module: i, output: o, runnerUp: Int32(second), gap: (top - x[second]) / scale))
+                }
+            }
+        }
+        return found.sorted { $0.gap < $1.gap }
     }
 
     func worstGradient(_ store: ParameterStore, _ fx: BinaryFixture, _ key: String,

@@ -25,7 +25,8 @@ import XCTest
 ///   sign jumps move the network, and the next steps amplify that (PyTorch float32 is 2e-4 /
 ///   4e-3 off in the loss and 3e-2 in the worst parameter tensor). The 1e-5 / 1e-4 bars
 ///   cannot be met by any float32 implementation; these are held to 3× PyTorch float32's own
-///   deviation from float64 (stated, not silent).
+///   deviation from float64 (stated, not silent), a parameter tensor also to PyTorch float32's
+///   largest drift over all of g (4.3·lr), since one sign jump can land in any tensor.
 final class TrainStepParityTests: XCTestCase {
     static let tiny = HarDNetVariant(
         name: "tiny", firstChannels: (16, 24), grmul: 1.7, depthwise: false,
@@ -79,12 +80,37 @@ final class TrainStepParityTests: XCTestCase {
             XCTAssertLessThan(lossErr[s], max(1e-5, 3 * torchLossErr[s]), "loss of step \(s + 1)")
         }
 
-        // After step 3: every parameter, against 3× PyTorch float32's own error per tensor.
+        // After step 3: every parameter, against 3× PyTorch float32's own error per tensor, or
+        // PyTorch float32's largest drift from float64 over all of g, whichever is larger. An
+        // element whose step-1 gradient is within float32 rounding of 0 takes Adam's ±lr first
+        // step either way (see above), 2·lr off, and steps 2 and 3 carry it on and move the
+        // rest of the network by fractions of lr; so any tensor may be a sign jump off, whatever
+        // PyTorch's own run drew for that tensor. The fixture gives PyTorch's drift: its relative
+        // error × max |ref| of the tensor (max over the stored sample, no larger than over the
+        // whole tensor that PyTorch's error is taken over), largest 1.29e-3 = 4.3·lr
+        // (backbone.base.3.layers.3.conv.weight); the BN-absorbed biases, whose only gradient is
+        // wd·θ, are left out of that maximum. Measured on an Intel Xeon with AVX-512, reference
+        // engine, against the 3× bound alone: with OpenBLAS's SkylakeX kernels (its default there)
+        // backbone.base.3.layers.0.conv.weight is 8.64e-3 off, 1.02× its 8.46e-3, at an element
+        // with step-1 margin 4.3e-4 that is 1.98·lr off (PyTorch float32 still jumps at margin
+        // ≥ 1e-3, see above); with OPENBLAS_CORETYPE=Haswell or Zen, backbone.base.4.norm.bias is
+        // 6.5× its bound (a jump at margin 2.7e-4, 2.01·lr off) and decoder.up1.conv1.bias 1.06×
+        // (0.54·lr). Our largest drift is 2.5·lr (SkylakeX), 2.8·lr (Haswell) and 2.1·lr (oneDNN),
+        // and the largest error / bound with the drift term 0.55, 0.49 and 0.50. The test passed
+        // at 3× per tensor alone on the AMD EPYC machine it was written on (not re-measured).
         let torchParam = fx.meta["torch_f32_vs_f64_param_rel"] as! [String: NSNumber]
+        var torchDrift: (Float, String) = (0, "")
+        for p in g.store.parameters where !Self.biasBeforeBN.contains(p.name) {
+            let d = torchParam[p.name]!.floatValue * fx.entries["param." + p.name]!.values.reduce(0) { max($0, abs($1)) }
+            if d > torchDrift.0 { torchDrift = (d, p.name) }
+        }
+        let lr = (fx.meta["lr"] as! NSNumber).floatValue
+        print("PyTorch float32's largest drift after step 3: \(torchDrift.0) = \(torchDrift.0 / lr)·lr (\(torchDrift.1))")
         var worst: (Float, String) = (0, ""), worstOverBound: (Float, String) = (0, "")
         for p in g.store.parameters {
             let e = fx.relativeError("param." + p.name, g.store.tensor(p))
-            let bound = max(1e-4, 3 * torchParam[p.name]!.floatValue)
+            let scale = fx.entries["param." + p.name]!.values.reduce(Float(1e-12)) { max($0, abs($1)) }
+            let bound = max(1e-4, 3 * torchParam[p.name]!.floatValue, torchDrift.0 / scale)
             if e > worst.0 { worst = (e, p.name) }
             if e / bound > worstOverBound.0 { worstOverBound = (e / bound, p.name) }
             XCTAssertLessThan(e, bound, "\(p.name) after step 3")
