@@ -50,12 +50,12 @@ public final class Timeline {
     /// communicator can express), so every rank takes part.
     public func write(to path: String, comm: Communicator) throws {
         var all: [Event] = []
+        let mine = try encoded()
+        var len = [Int64](repeating: 0, count: comm.size)
+        len[comm.rank] = Int64(mine.count)
+        try comm.allReduceSum(&len)
         for r in 0..<comm.size {
-            var bytes = r == comm.rank ? try encoded() : []
-            var len = [Int64](repeating: 0, count: comm.size)
-            len[comm.rank] = Int64(bytes.count)
-            try comm.allReduceSum(&len)
-            if r != comm.rank { bytes = [UInt8](repeating: 0, count: Int(len[r])) }
+            var bytes = r == comm.rank ? mine : [UInt8](repeating: 0, count: Int(len[r]))
             try comm.broadcast(bytes: &bytes, root: r)
             if comm.isRoot { all += try JSONDecoder().decode([Event].self, from: Data(bytes)) }
         }

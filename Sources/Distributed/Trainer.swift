@@ -33,8 +33,6 @@ public final class Trainer {
     public private(set) var position = TrainingCheckpoint.Position(epoch: 0, batch: 0, lossSum: 0, diceSum: 0, samples: 0, seconds: 0)
     public private(set) var best: Double?
     public private(set) var history: [[String: Double]] = []
-    /// The global batch's mean loss of every optimiser step this process ran, in order.
-    public private(set) var stepLosses: [(step: Int, loss: Double)] = []
     let maxSteps: Int?
     var stepLimit: Int?
     let tracePath: String?
@@ -243,7 +241,6 @@ public final class Trainer {
                 }
                 optimiserStep(accumulated: stepBatches.count)
                 let loss = stepLoss / Double(max(stepSamples, 1))
-                stepLosses.append((step, loss))
                 if comm.isRoot && writesOutputs {
                     try appendLine(["step": Double(step), "epoch": Double(epoch + 1), "loss": loss, "samples": Double(stepSamples)],
                                    to: config.output.dir + "/steps.jsonl")
