@@ -335,15 +335,26 @@ public final class Trainer {
         g.store.grads = saved
     }
 
-    /// Sums the accumulated gradients over the ranks.
+    /// Sums the accumulated gradients over the ranks, in chunks of `reduceChunk` floats (one
+    /// trace span each, so the timeline shows what each piece of the buffer costs).
     func reduceGradients() throws {
         let store = model.generator.store
         guard comm.size > 1 else { return }
         phase = "gradient all-reduce"
-        try timeline.span("gradient all-reduce", "collective", args: ["floats": "\(store.grads.count)"]) {
-            try comm.allReduceSum(&store.grads)
+        let count = store.grads.count, chunks = (count + Self.reduceChunk - 1) / Self.reduceChunk
+        try store.grads.withUnsafeMutableBufferPointer { all in
+            for (i, lo) in stride(from: 0, to: count, by: Self.reduceChunk).enumerated() {
+                let piece = lo..<min(lo + Self.reduceChunk, count)
+                try timeline.span("gradient all-reduce \(i + 1)/\(chunks)", "collective",
+                                  args: ["floats": "\(piece.count)", "offset": "\(lo)"]) {
+                    try comm.allReduceSum(UnsafeMutableBufferPointer(rebasing: all[piece]))
+                }
+            }
         }
     }
+
+    /// 4 MB of float32, the shim's own chunk size.
+    static let reduceChunk = 1 << 20
 
     /// One Adam step with the summed gradients (averaged over accumulated batches).
     func optimiserStep(accumulated: Int) {
