@@ -13,9 +13,12 @@ public enum DataParallelStepBenchmark {
         public var batch: Int
         public var repeats: Int
         public var threads: Int
+        /// The batch-invariant step (`distributed.deterministic`) instead of the default one.
+        public var deterministic: Bool
 
-        public init(backbone: String, batch: Int, repeats: Int, threads: Int) {
+        public init(backbone: String, batch: Int, repeats: Int, threads: Int, deterministic: Bool = false) {
             self.backbone = backbone; self.batch = batch; self.repeats = repeats; self.threads = threads
+            self.deterministic = deterministic
         }
     }
 
@@ -30,6 +33,14 @@ public enum DataParallelStepBenchmark {
             seconds += (Timeline.now() - t0) / 1e6
             calls += 1
             bytes += values.count * 8
+        }
+        var keepsSampleOrder: Bool { inner.keepsSampleOrder }
+        func sumInSampleOrder(_ rows: [Double], width: Int) throws -> [Double] {
+            let t0 = Timeline.now()
+            defer { seconds += (Timeline.now() - t0) / 1e6 }
+            calls += 1
+            bytes += (inner.sampleLayout?.batch ?? 1) * width * 8
+            return try inner.sumInSampleOrder(rows, width: width)
         }
     }
 
@@ -49,7 +60,7 @@ public enum DataParallelStepBenchmark {
         let side = min(sam.imageSize, 512), b = s.batch
         let all = Tensor.uniform([b, 3, side, side], rng: &rng, lo: 0, hi: 1)
         let mine = ShardPlan(ranks: comm.size).range(batchCount: b, rank: comm.rank)
-        let images = slice(all, mine)
+        let images = all.samples(mine)
         let targets = Tensor(shape: [mine.count, 1, 256, 256], data: (0..<(mine.count * 65536)).map {
             let y = ($0 % 65536) / 256 - 128, x = $0 % 256 - 128 + ($0 / 65536 + mine.lowerBound) * 7
             return Float(x * x + y * y < 60 * 60 ? 1 : 0)
@@ -62,12 +73,29 @@ public enum DataParallelStepBenchmark {
             try comm.barrier()
             reducer.seconds = 0
             let t0 = Timeline.now()
-            let r = try model.trainStep(images: images, embeddings: embeddings, targets: targets, weight: weight)
-            let t1 = Timeline.now()
-            if comm.size > 1 { try comm.allReduceSum(&g.store.grads) }
-            let t2 = Timeline.now()
-            var sums = [r.loss * Double(mine.count), 0, Double(mine.count)]
-            try comm.allReduceSum(&sums)
+            var t1 = 0.0, t2 = 0.0
+            var sums: [Double]
+            if s.deterministic {
+                // The exact gradient sum is this mode's gradient all-reduce.
+                let r = try BatchInvariantStep.run(model: model, reducer: reducer.inner, comm: comm,
+                                                   inputs: .init(images: images, embeddings: embeddings, targets: targets),
+                                                   mine: mine, batch: b) { name, body in
+                    if name == "exact gradient sum" { t1 = Timeline.now() }
+                    try body()
+                    if name == "exact gradient sum" { t2 = Timeline.now() }
+                }
+                reducer.inner.sampleLayout = (mine, b)
+                sums = try reducer.inner.sumInSampleOrder(r.losses.flatMap { [$0, 0, 1] }, width: 3)
+                reducer.inner.sampleLayout = nil
+            } else {
+                let r = try model.trainStep(images: images, embeddings: embeddings, targets: targets, weight: weight)
+                t1 = Timeline.now()
+                if comm.size > 1 { try comm.allReduceSum(&g.store.grads) }
+                t2 = Timeline.now()
+                sums = [r.loss * Double(mine.count), 0, Double(mine.count)]
+                try comm.allReduceSum(&sums)
+            }
+            _ = sums
             let t3 = Timeline.now()
             g.store.withMutableValues { adam.update(&$0, grads: g.store.grads) }
             g.store.zeroGrads()
@@ -87,18 +115,13 @@ public enum DataParallelStepBenchmark {
         try comm.allReduceSum(&shares)
         guard comm.isRoot else { return nil }
         let reduceShares = Array(shares[0..<comm.size]), syncBNShares = Array(shares[comm.size...])
-        return ["name": "dp_step", "engine": "swift", "ranks": comm.size, "threads": s.threads, "batch": b,
+        return ["name": s.deterministic ? "dp_step_deterministic" : "dp_step", "engine": "swift", "ranks": comm.size, "threads": s.threads, "batch": b,
                 "backbone": s.backbone, "repeats": s.repeats, "seconds": step, "images_per_s": Double(b) / step,
                 "allreduce_s": reduce, "allreduce_share": reduceShares.max() ?? 0, "allreduce_share_min": reduceShares.min() ?? 0,
-                "allreduce_mb": Double(g.store.grads.count * 4) / 1e6,
+                "allreduce_mb": Double(g.store.grads.count * (s.deterministic ? 8 : 4)) / 1e6,
                 "syncbn_s": syncBN, "syncbn_share": syncBNShares.max() ?? 0, "syncbn_share_min": syncBNShares.min() ?? 0,
                 "syncbn_collectives": reducer.calls / (s.repeats + 1), "syncbn_kb": Double(reducer.bytes) / Double(s.repeats + 1) / 1e3,
                 "loss_allreduce_s": median(lossReduceTimes), "shard_sizes": ShardPlan(ranks: comm.size).sizes(batchCount: b)]
-    }
-
-    static func slice(_ t: Tensor, _ r: Range<Int>) -> Tensor {
-        let per = t.count / t.shape[0]
-        return Tensor(shape: [r.count] + t.shape.dropFirst(), data: Array(t.data[(r.lowerBound * per)..<(r.upperBound * per)]))
     }
 
     static func median(_ v: [Double]) -> Double {

@@ -81,6 +81,12 @@ public final class Trainer {
         guard comm.size <= config.train.batchSize else {
             throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: a global batch must be able to give every rank a sample (use at most \(config.train.batchSize) ranks)")
         }
+        if config.distributed.deterministic && !(context.convolution is ReferenceConvBackend) {
+            throw ConfigError(path: "config", problem: "distributed.deterministic needs the reference convolution engine (oneDNN's weight gradients depend on its thread count): leave --conv-engine unset or pass --conv-engine reference")
+        }
+        if config.distributed.deterministic && context.threads != 1 {
+            throw ConfigError(path: "config", problem: "distributed.deterministic runs one compute thread per rank (OpenBLAS's results depend on its thread count; measured): leave --threads unset or pass --threads 1, and use more ranks for more cores")
+        }
         let g = PromptGenerator(variant: variant, context: context, rng: &rng)
         reducer = CommunicatorReducer(comm)
         g.buffers.statisticsReducer = reducer
@@ -298,6 +304,7 @@ public final class Trainer {
     /// This rank's share of one global batch, forward and backward; returns the batch's global
     /// [Σ loss·n, Σ dice·n, n] (one small all-reduce, so every rank logs the same numbers).
     func trainBatch(_ batch: ArraySlice<Int>) throws -> [Double] {
+        if config.distributed.deterministic { return try trainBatchInvariant(batch) }
         let mine = plan.shard(batch, rank: comm.rank)
         var sums = [0.0, 0.0, 0.0]
         if mine.isEmpty {
@@ -322,6 +329,32 @@ public final class Trainer {
         return sums
     }
 
+    /// `trainBatch` in the batch-invariant mode: the same bits for any rank count.
+    func trainBatchInvariant(_ batch: ArraySlice<Int>) throws -> [Double] {
+        let mine = plan.shard(batch, rank: comm.rank)
+        var inputs: BatchInvariantStep.Inputs?
+        if !mine.isEmpty {
+            phase = "data loading"
+            let b = try self.inputs(mine, epoch: epoch)
+            inputs = .init(images: b.images, embeddings: b.embeddings, targets: b.targets)
+        }
+        let r = try BatchInvariantStep.run(model: model, reducer: reducer, comm: comm, inputs: inputs,
+                                           mine: plan.range(batchCount: batch.count, rank: comm.rank), batch: batch.count) { name, body in
+            phase = name
+            try timeline.span(name, name == "exact gradient sum" ? "collective" : "compute", body)
+        }
+        var rows: [Double] = []
+        if let inputs, let logits = r.logits {
+            for s in 0..<mine.count {
+                rows += [r.losses[s], trainDice(logits.sample(s), inputs.targets.sample(s)), 1]
+            }
+        }
+        phase = "batch loss all-reduce"
+        reducer.sampleLayout = (plan.range(batchCount: batch.count, rank: comm.rank), batch.count)
+        defer { reducer.sampleLayout = nil }
+        return try reducer.sumInSampleOrder(rows, width: 3)
+    }
+
     /// A rank with no samples in this batch still joins every SyncBatchNorm collective: it runs
     /// g on one blank image with its contribution to the statistics zeroed, and its gradients
     /// are put back as they were, so it adds nothing.
@@ -339,7 +372,7 @@ public final class Trainer {
     /// trace span each, so the timeline shows what each piece of the buffer costs).
     func reduceGradients() throws {
         let store = model.generator.store
-        guard comm.size > 1 else { return }
+        guard comm.size > 1, !config.distributed.deterministic else { return }   // the exact sum already spans the ranks
         phase = "gradient all-reduce"
         let count = store.grads.count, chunks = (count + Self.reduceChunk - 1) / Self.reduceChunk
         try store.grads.withUnsafeMutableBufferPointer { all in

@@ -144,13 +144,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var timeoutS: Double = 600
         /// Optimiser steps between checks that every rank holds the same parameters.
         public var checkEvery: Int = 100
-        enum CodingKeys: String, CodingKey, CaseIterable { case timeoutS = "timeout_s", checkEvery = "check_every" }
+        /// The batch-invariant mode: N ranks give the same bits as one (per-sample kernels,
+        /// sums in the batch's order, an exact gradient sum); needs the reference conv engine.
+        public var deterministic = false
+        enum CodingKeys: String, CodingKey, CaseIterable { case timeoutS = "timeout_s", checkEvery = "check_every", deterministic }
         public init() {}
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             timeoutS = try c.decodeIfPresent(Double.self, forKey: .timeoutS) ?? timeoutS
             checkEvery = try c.decodeIfPresent(Int.self, forKey: .checkEvery) ?? checkEvery
+            deterministic = try c.decodeIfPresent(Bool.self, forKey: .deterministic) ?? deterministic
         }
     }
 

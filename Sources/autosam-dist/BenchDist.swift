@@ -32,6 +32,9 @@ struct BenchDist: ParsableCommand {
     @Flag(help: "Skip the PyTorch reference even when torch is installed.")
     var noReference = false
 
+    @Flag(help: "Also measure distributed.deterministic's step (reference engine, one thread per rank).")
+    var deterministic = false
+
     @Flag(help: .hidden) var worker = false
 
     var rankCounts: [Int] { ranks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -59,7 +62,11 @@ struct BenchDist: ParsableCommand {
         for n in rankCounts {
             let threads = options.threads ?? max(1, cores / n)
             FileHandle.standardError.write(Data("bench dist: \(n) rank(s) × \(threads) thread(s)…\n".utf8))
-            rows += try launch(ranks: n, threads: threads, cores: cores)
+            rows += try launch(ranks: n, threads: threads, cores: cores, deterministic: false)
+            if deterministic {
+                FileHandle.standardError.write(Data("bench dist: \(n) rank(s) × 1 thread, deterministic…\n".utf8))
+                rows += try launch(ranks: n, threads: 1, cores: cores, deterministic: true)
+            }
             if let python, let script {
                 FileHandle.standardError.write(Data("bench dist: PyTorch DDP, \(n) process(es) × \(threads) thread(s)…\n".utf8))
                 rows += BenchSupport.runReference(python, script: script, args: [
@@ -79,10 +86,13 @@ struct BenchDist: ParsableCommand {
         let comm = try MPICommunicator.shared()
         defer { MPICommunicator.finalize() }
         do {
-            let context = try ThreadPolicy.context(explicit: options.threads, engine: convEngine)
+            let context = try ThreadPolicy.context(explicit: deterministic ? 1 : options.threads,
+                                                   engine: deterministic ? "reference" : convEngine)
             let sam = try SAM.load(.liteMedSAM, checkpoint: checkpoint, context: context)
             let row = try DataParallelStepBenchmark.measure(
-                sam: sam, comm: comm, .init(backbone: backbone, batch: batch, repeats: options.repeats, threads: context.threads ?? ThreadPolicy.resolve(explicit: options.threads)))
+                sam: sam, comm: comm, .init(backbone: backbone, batch: batch, repeats: options.repeats,
+                                            threads: context.threads ?? ThreadPolicy.resolve(explicit: options.threads),
+                                            deterministic: deterministic))
             if let row { print(BenchSupport.jsonLine(row)) }
         } catch {
             FileHandle.standardError.write(Data("autosam-dist bench dist (rank \(comm.rank) of \(comm.size)): error: \(error)\n".utf8))
@@ -92,13 +102,14 @@ struct BenchDist: ParsableCommand {
     }
 
     /// `mpirun -n ranks` of this binary in worker mode; its rows.
-    func launch(ranks n: Int, threads: Int, cores: Int) throws -> [[String: Any]] {
+    func launch(ranks n: Int, threads: Int, cores: Int, deterministic: Bool) throws -> [[String: Any]] {
         guard let mpirun = BenchSupport.executable("mpirun") else { throw ValidationError("mpirun not found on PATH (Launch/setup.sh installs Open MPI)") }
         var args = ["-n", "\(n)", "--bind-to", threads == 1 ? "core" : "none"]
         if n * threads > cores || n > cores { args.append("--oversubscribe") }
         args += [BenchSupport.selfExecutable, "bench", "dist", "--worker", "--checkpoint", checkpoint, "--backbone", backbone,
                  "--batch", "\(batch)", "--repeats", "\(options.repeats)", "--threads", "\(threads)"]
         if let convEngine { args += ["--conv-engine", convEngine] }
+        if deterministic { args.append("--deterministic") }
         var env = ProcessInfo.processInfo.environment
         if getuid() == 0 { env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" }
         let (status, out) = try BenchSupport.capture(mpirun, args, environment: env)
@@ -134,6 +145,18 @@ struct BenchDist: ParsableCommand {
             if let b = ips(l) { line += f(b, 3).padding(toLength: 21, withPad: " ", startingAt: 0) }
             if let a = ips(s), let b = ips(l) { line += "\(f(ips(r)! / a, 2))x / \(f(ips(r)! / b, 2))x" }
             print(line)
+        }
+        if deterministic {
+            print("distributed.deterministic (reference engine, 1 thread per rank; exact int64 gradient sum, sums in sample order):")
+            print("ranks  ours img/s  vs default  exact gradient sum (MB on the wire)  SyncBN coll.")
+            for n in rankCounts {
+                guard let r = find("dp_step_deterministic", n) else { continue }
+                var line = "\(n)".padding(toLength: 7, withPad: " ", startingAt: 0) + f(ips(r) ?? 0, 3).padding(toLength: 12, withPad: " ", startingAt: 0)
+                line += (ips(find("dp_step", n)).map { f(ips(r)! / $0, 2) + "x" } ?? "").padding(toLength: 12, withPad: " ", startingAt: 0)
+                line += "\(f(100 * (r["allreduce_share"] as? Double ?? 0), 1))% (\(f(r["allreduce_mb"] as? Double ?? 0, 1)) MB)".padding(toLength: 37, withPad: " ", startingAt: 0)
+                line += "\(f(100 * (r["syncbn_share"] as? Double ?? 0), 1))% (\(f(r["syncbn_kb"] as? Double ?? 0, 0)) kB)"
+                print(line)
+            }
         }
         let counts = rankCounts
         if counts.count > 1, let lo = counts.min(), let hi = counts.max(), let a = ips(find("dp_step", lo)), let b = ips(find("dp_step", hi)) {

@@ -53,7 +53,10 @@ struct Train: ParsableCommand {
             var cfg = try TrainConfig.load(config)
             if let e = epochs { cfg.train.epochs = e }
             if let o = output { cfg.output.dir = o }
-            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine, announce: true)
+            // The batch-invariant mode runs on the reference engine unless told otherwise (and then refuses).
+            let engine = convEngine ?? (cfg.distributed.deterministic ? "reference" : nil)
+            // …and on one compute thread per rank (OpenBLAS's bits depend on its thread count).
+            let context = try ThreadPolicy.context(explicit: threads ?? (cfg.distributed.deterministic ? 1 : nil), engine: engine, announce: true)
             let trainer = try Trainer(config: cfg, comm: comm, context: context, resume: resume, maxSteps: maxSteps, trace: trace)
             try trainer.run()
         } catch {
