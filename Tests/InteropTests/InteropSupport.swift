@@ -39,6 +39,14 @@ enum InteropSupport {
         return try format.encode(GeneratorStateDict.entries(g, batchesTracked: batchesTracked), metadata: meta)
     }
 
+    /// h (seed 5) with ModelH's metadata, as bytes.
+    static func exportSurrogate(_ format: StateDictFormat) throws -> [UInt8] {
+        var rng = SeededRNG(seed: 5)
+        let h = SurrogateDecoder(context: TestContext.standard, rng: &rng)
+        let entries = h.store.parameters.map { StateDictEntry(name: $0.name, shape: $0.shape, values: .float32(h.store.tensor($0).data)) }
+        return try format.encode(entries, metadata: InteropMetadata(module: "ModelH", hardnetVariant: "hardnet39ds"))
+    }
+
     static func fixture(_ name: String) throws -> String {
         guard let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures") else {
             throw XCTSkip("fixture \(name) missing: run Tools/reference/fixtures_interop.py")

@@ -45,6 +45,12 @@ final class InteropTorchParityTests: XCTestCase {
             XCTAssertEqual(SHA256.hex(h.finish()), fx.metadata["sha256_swift_\(format.rawValue)"], "\(format): export changed; rerun the script")
         }
         XCTAssertEqual(fx.metadata["strict_load"], "ok")
+        for format in StateDictFormat.allCases {
+            var h = SHA256()
+            try InteropSupport.exportSurrogate(format).withUnsafeBytes { h.update($0) }
+            XCTAssertEqual(SHA256.hex(h.finish()), fx.metadata["sha256_swift_h_\(format.rawValue)"], "h, \(format)")
+        }
+        XCTAssertEqual(fx.metadata["h_strict_load"], "ok", "ModelH.load_state_dict(strict=True)")
         XCTAssertEqual(fx.metadata["key_order_matches_state_dict"], "yes")
         let torchZ = try fx.tensor("z_torch_from_swift_export").data
         let (eval, _) = try sampledZ(g, fx)
@@ -62,6 +68,7 @@ final class InteropTorchParityTests: XCTestCase {
         let g = InteropSupport.seededGenerator()
         for format in StateDictFormat.allCases {
             try InteropSupport.write(try InteropSupport.export(g, format), dir + "/swift_g." + format.rawValue)
+            try InteropSupport.write(try InteropSupport.exportSurrogate(format), dir + "/swift_h." + format.rawValue)
         }
     }
 }

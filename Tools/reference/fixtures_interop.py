@@ -24,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
-from autosam_g_modules import ModelEmb  # noqa: E402
+from autosam_g_modules import ModelEmb, ModelH  # noqa: E402
 from fixture_io import analytic_image  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "InteropTests", "Fixtures")
@@ -97,6 +97,12 @@ def main(swift_dir):
     meta["key_order_matches_state_dict"] = "yes" if list(a.keys()) == reference_keys else "no"
     meta["sha256_swift_pth"] = sha256(pth)
     meta["sha256_swift_safetensors"] = sha256(st)
+    for ext in ("pth", "safetensors"):  # Swift's h in ModelH
+        path = os.path.join(swift_dir, "swift_h." + ext)
+        h_sd = torch.load(path, weights_only=True) if ext == "pth" else load_file(path)
+        ModelH().load_state_dict(h_sd, strict=True)
+        meta["sha256_swift_h_" + ext] = sha256(path)
+    meta["h_strict_load"] = "ok"
 
     # (b) A torch-saved state dict.
     gen = torch.Generator().manual_seed(1616)
