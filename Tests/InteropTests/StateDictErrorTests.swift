@@ -84,6 +84,24 @@ final class StateDictErrorTests: XCTestCase {
         }
     }
 
+    /// Hand-made safetensors headers that lie: errors, never a crash.
+    func testDamagedSafetensorsHeaders() throws {
+        let cases: [(String, String)] = [
+            ("{\"w\":{\"dtype\":\"F32\",\"shape\":[1073741824,1073741824,1073741824],\"data_offsets\":[0,4]}}", "w: data_offsets"),
+            ("{\"w\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", "w: unsupported dtype Q7"),
+            ("{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", "w: data (bytes 0..<16) runs past the end"),
+            ("not json", "not a JSON object"),
+        ]
+        for (i, (header, words)) in cases.enumerated() {
+            var bytes: [UInt8] = []
+            withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
+            bytes += Array(header.utf8) + [0, 0, 0, 0]
+            let p = dir + "/bad\(i).safetensors"
+            try InteropSupport.write(bytes, p)
+            assertImportFails(p, mentions: [words])
+        }
+    }
+
     func testNotAStateDict() throws {
         let ck = dir + "/run.ckpt"
         try Data("ASCK0001 and more".utf8).write(to: URL(fileURLWithPath: ck))

@@ -68,8 +68,15 @@ public final class SafetensorsFile: StateDictSource {
             }
             guard let dtype = SafetensorsFormat.dtypes[dt] else { throw CheckpointProblem("\(key): unsupported dtype \(dt)") }
             guard shape.allSatisfy({ $0 >= 0 && $0 < Int(Int32.max) }) else { throw CheckpointProblem("\(key): bad shape \(shape)") }
-            let numel = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            guard offs[0] >= 0, offs[0] <= offs[1], offs[1] - offs[0] == numel * dtype.byteSize else {
+            var numel = 1, bytes = dtype.byteSize, overflow = false
+            for d in shape {
+                let m = numel.multipliedReportingOverflow(by: d)
+                numel = m.partialValue
+                overflow = overflow || m.overflow
+            }
+            let b = numel.multipliedReportingOverflow(by: bytes)
+            bytes = b.partialValue
+            guard !overflow, !b.overflow, offs[0] >= 0, offs[0] <= offs[1], offs[1] - offs[0] == bytes else {
                 throw CheckpointProblem("\(key): data_offsets \(offs) do not hold \(numel) \(dtype) values of shape \(shape)")
             }
             guard offs[1] <= dataCount else {

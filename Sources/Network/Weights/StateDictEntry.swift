@@ -30,6 +30,12 @@ public struct StateDictEntry: Equatable, Sendable {
 
     /// The values as little-endian bytes.
     var littleEndianBytes: [UInt8] {
+        #if _endian(little)
+        switch values {
+        case let .float32(v): return v.withUnsafeBytes { Array($0) }
+        case let .int64(v): return v.withUnsafeBytes { Array($0) }
+        }
+        #else
         var out: [UInt8] = []
         out.reserveCapacity(count * dtype.byteSize)
         switch values {
@@ -37,6 +43,7 @@ public struct StateDictEntry: Equatable, Sendable {
         case let .int64(v): for x in v { withUnsafeBytes(of: x.littleEndian) { out += $0 } }
         }
         return out
+        #endif
     }
 
     /// Row-major strides of `shape`.
