@@ -100,6 +100,14 @@ public final class Trainer {
                 throw ConfigError(path: "config", problem: "generator.pretrained (for backbone \(variant.name)): \(error)")
             }
         }
+        let samSHA256 = try SHA256.file(config.model.checkpoint)
+        if let file = config.generator.initFrom {
+            let expect = GeneratorImport.Expectation(variant: variant, sam: config.model.sam, samSHA256: samSHA256,
+                                                     lossActivation: config.loss.activation)
+            let report = try GeneratorImport.load(file, into: g, expecting: expect)
+            for w in report.warnings { emit("warning: \(w)") }
+            emit("generator: \(report.tensors) tensors from \(file) (generator.init_from)")
+        }
         let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
         pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache),
@@ -109,7 +117,7 @@ public final class Trainer {
         for w in split.warnings { emit("warning: \(w)") }
         trainSamples = split.train
         validationSamples = split.validation
-        identity = RunIdentity(config: config, samSHA256: try SHA256.file(config.model.checkpoint),
+        identity = RunIdentity(config: config, samSHA256: samSHA256,
                                manifest: try DatasetManifest(train: split.train, validation: split.validation))
         // Ranks that disagree on the config, SAM or data would issue different collectives:
         // compare those first, with one fixed-size collective.

@@ -18,6 +18,9 @@ struct Train: ParsableCommand {
     @Option(help: "Resume: 'auto' (the newest complete checkpoint in output.dir; none: start fresh) or a checkpoint path.")
     var resume: String?
 
+    @Option(help: "Start g from a ModelEmb state dict (.pth or .safetensors, from `export` or PyTorch); sets generator.init_from.")
+    var initFrom: String?
+
     @Option(help: "Override train.epochs.")
     var epochs: Int?
 
@@ -41,6 +44,7 @@ struct Train: ParsableCommand {
         if let r = resume, r != "auto", !FileManager.default.fileExists(atPath: r) {
             throw ValidationError("\(r): checkpoint not found (give a path or 'auto')")
         }
+        if let i = initFrom, !FileManager.default.fileExists(atPath: i) { throw ValidationError("\(i): --init-from file not found") }
         if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
         if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
@@ -52,6 +56,10 @@ struct Train: ParsableCommand {
         do {
             var cfg = try TrainConfig.load(config)
             if let e = epochs { cfg.train.epochs = e }
+            if let i = initFrom {
+                cfg.generator.initFrom = i
+                try cfg.check(path: config)
+            }
             if let o = output { cfg.output.dir = o }
             // The batch-invariant mode runs on the reference engine unless told otherwise (and then refuses).
             let engine = convEngine ?? (cfg.distributed.deterministic ? "reference" : nil)
