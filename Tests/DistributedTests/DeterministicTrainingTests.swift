@@ -35,6 +35,15 @@ extension DataParallelTests {
         }
     }
 
+    /// `verify` in the mode: the distributed step equals rank 0's whole-batch step exactly,
+    /// on uneven shards (1,1,2) and on a last batch of one (two empty shards).
+    func testDeterministicVerifyIsExact() throws {
+        let cfg = try config("detverify", data: try data(9), batch: 4, extra: "distributed: {deterministic: true}")
+        let r = try run(3, ["verify", "--config", cfg, "--steps", "3", "--tolerance", "0", "--gradient-tolerance", "0"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("gradients 0.00e+00"), r.stdout)
+    }
+
     /// The option refuses what would break its promise: oneDNN, or more than one thread per rank.
     func testDeterministicRefusesOneDNNAndThreads() throws {
         let cfg = try config("detrefuse", data: try data(9), batch: 4, extra: "distributed: {deterministic: true}")
