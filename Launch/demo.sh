@@ -5,7 +5,8 @@
 # data-parallel on 2 ranks (global batch 10), interrupts that run with SIGTERM once a step
 # checkpoint exists, resumes it (`--resume auto`), trains the surrogate decoder h, evaluates
 # and draws the figures. Environment: OUT=folder (default runs/demo-<time>),
-# CONFIG=file (default Configs/demo.yaml), RANKS=n (default 2), EPOCHS=n (overrides train.epochs).
+# CONFIG=file (default Configs/demo.yaml), RANKS=n (default 2), EPOCHS=n (overrides train.epochs),
+# BIN=path (an autosam-dist already built: no build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm="${OMPI_MCA_plm:-isolated}"
@@ -22,9 +23,14 @@ mpi=(mpirun -n "$ranks")
 epochs=()
 [ -n "${EPOCHS:-}" ] && epochs=(--epochs "$EPOCHS")
 
-say "1/8 building in release mode (minutes the first time)"
-swift build -c release
-bin=.build/release/autosam-dist
+if [ -n "${BIN:-}" ]; then
+  bin="$BIN"
+  say "1/8 using the built $bin"
+else
+  say "1/8 building in release mode (minutes the first time)"
+  swift build -c release
+  bin=.build/release/autosam-dist
+fi
 [ -f weights/lite_medsam.pth ] || bash Launch/fetch-weights.sh
 mkdir -p "$out/logs"
 
@@ -51,7 +57,7 @@ say "5/8 resuming with --resume auto"
   | tee "$out/logs/train-resumed.log"
 
 say "6/8 training the surrogate decoder h on the frozen best g"
-"$bin" train-h --checkpoint "$train/best.ckpt" 2>&1 | tee "$out/logs/train-h.log"
+"$bin" train-h --checkpoint "$train/best.ckpt" --batch 10 2>&1 | tee "$out/logs/train-h.log"
 
 say "7/8 evaluating best.ckpt (rank 0 alone) on the test set, with h(g(I)) beside"
 "$bin" eval --checkpoint "$train/best.ckpt" --data demo-data/TestDataset --output "$out/eval" 2>&1 | tee "$out/logs/eval.log"

@@ -2,7 +2,7 @@ import Foundation
 
 /// A TensorBoard `Event` protobuf (tensorflow/core/util/event.proto), encoded by hand: the few
 /// fields a scalar log needs. Field numbers: wall_time 1 (double), step 2 (int64),
-/// file_version 3 (string), summary 5 (Summary), session_log 6 (SessionLog).
+/// file_version 3 (string), summary 5 (Summary), session_log 7 (SessionLog; 6 is the deprecated log_message).
 public struct TensorBoardEvent: Equatable, Sendable {
     public var wallTime: Double
     public var step: Int64
@@ -44,7 +44,7 @@ public struct TensorBoardEvent: Equatable, Sendable {
         if sessionStart {
             var log = Protobuf()
             log.varint(field: 1, 1)
-            out.bytes(field: 6, log.data)
+            out.bytes(field: 7, log.data)
         }
         return out.data
     }

@@ -121,7 +121,7 @@ final class TensorBoardWriterTests: XCTestCase {
                     }
                     e.scalars.append((tag, x))
                 }
-            case (6, 2): e.sessionStatus = try fields(bytes).first { $0.0 == 1 }?.2
+            case (7, 2): e.sessionStatus = try fields(bytes).first { $0.0 == 1 }?.2
             default: throw DecodeError(what: "unexpected field \(field) wire \(wire)")
             }
         }

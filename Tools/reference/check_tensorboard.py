@@ -20,15 +20,22 @@ def main(run):
     files = sorted(glob.glob(os.path.join(run, "events.out.tfevents.*")))
     if not files:
         sys.exit(f"{run}: no events.out.tfevents.* files")
-    records = 0
+    records, starts, raw_steps = 0, [], 0
     for f in files:  # the raw reader: framing, CRCs, Event protobufs
-        records += sum(1 for _ in event_file_loader.EventFileLoader(f).Load())
+        for e in event_file_loader.EventFileLoader(f).Load():
+            records += 1
+            if e.HasField("session_log") and e.session_log.status == e.session_log.START:
+                starts.append(e.step)
+            raw_steps += any(v.tag == "step/loss" for v in e.summary.value)
     acc = event_accumulator.EventAccumulator(run, size_guidance={event_accumulator.SCALARS: 0})
     acc.Reload()
     tags = acc.Tags()["scalars"]
-    print(f"{len(files)} event file(s), {records} records; scalar tags: {', '.join(sorted(tags))}")
+    print(f"{len(files)} event file(s), {records} records, SessionLog.START at steps {starts}; "
+          f"scalar tags: {', '.join(sorted(tags))}")
+    kept = len(acc.Scalars("step/loss")) if "step/loss" in tags else 0
+    print(f"  step/loss: {raw_steps} points written, {kept} kept after TensorBoard's purge of resumed-over steps")
 
-    problems = []
+    problems = [] if len(starts) == len(files) else [f"{len(starts)} SessionLog.START events in {len(files)} files"]
 
     def compare(tag, expected):  # expected: {step: value}
         got = {}
