@@ -6,7 +6,8 @@
 # checkpoint exists, resumes it (`--resume auto`), trains the surrogate decoder h, evaluates
 # and draws the figures. Environment: OUT=folder (default runs/demo-<time>),
 # CONFIG=file (default Configs/demo.yaml), RANKS=n (default 2), EPOCHS=n (overrides train.epochs),
-# BIN=path (an autosam-dist already built: no build).
+# BIN=path (an autosam-dist already built: no build), DEMO_DATA=dir (default demo-data; written
+# when it has no TrainDataset; the config's data.train must point there), H_ITERATIONS=n (60).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm="${OMPI_MCA_plm:-isolated}"
@@ -14,6 +15,7 @@ config="${CONFIG:-Configs/demo.yaml}"
 ranks="${RANKS:-2}"
 out="${OUT:-runs/demo-$(date +%Y%m%d-%H%M%S)}"
 train="$out/train"
+data="${DEMO_DATA:-demo-data}"
 begin=$SECONDS
 say() { printf '\n== demo [%s, %d s] %s\n' "$(date +%H:%M:%S)" $((SECONDS - begin)) "$*"; }
 
@@ -34,8 +36,8 @@ fi
 [ -f weights/lite_medsam.pth ] || bash Launch/fetch-weights.sh
 mkdir -p "$out/logs"
 
-say "2/8 synthetic dataset (50 training, 10 test images) in demo-data/"
-[ -d demo-data/TrainDataset ] || "$bin" make-demo-data --output demo-data --train 50 --test 10
+say "2/8 synthetic dataset in $data/ (made once: 50 training, 10 test images)"
+[ -d "$data/TrainDataset" ] || "$bin" make-demo-data --output "$data" --train 50 --test 10
 
 say "3/8 verify: $ranks ranks' summed gradients against rank 0 computing each batch alone"
 "${mpi[@]}" "$bin" verify --config "$config" --steps 2 2>&1 | tee "$out/logs/verify.log"
@@ -45,9 +47,9 @@ say "4/8 training on $ranks ranks; SIGTERM to mpirun once a step checkpoint exis
 job=$!
 until compgen -G "$train/step-*.ckpt" >/dev/null; do
   kill -0 "$job" 2>/dev/null || { wait "$job" || true; echo "demo: training ended before writing a step checkpoint (set output.checkpoint_every_steps)" >&2; exit 1; }
-  sleep 1
+  sleep 0.2
 done
-kill -TERM "$job"
+kill -TERM "$job" 2>/dev/null || true   # (a job that already ended has nothing left to interrupt)
 status=0; wait "$job" || status=$?
 step_ckpt=$(ls "$train"/step-*.ckpt | tail -1)
 echo "demo: interrupted the training job (mpirun exit status $status) after $(basename "$step_ckpt")"
@@ -57,13 +59,13 @@ say "5/8 resuming with --resume auto"
   | tee "$out/logs/train-resumed.log"
 
 say "6/8 training the surrogate decoder h on the frozen best g"
-"$bin" train-h --checkpoint "$train/best.ckpt" --batch 10 2>&1 | tee "$out/logs/train-h.log"
+"$bin" train-h --checkpoint "$train/best.ckpt" --batch 10 --iterations "${H_ITERATIONS:-60}" 2>&1 | tee "$out/logs/train-h.log"
 
 say "7/8 evaluating best.ckpt (rank 0 alone) on the test set, with h(g(I)) beside"
-"$bin" eval --checkpoint "$train/best.ckpt" --data demo-data/TestDataset --output "$out/eval" 2>&1 | tee "$out/logs/eval.log"
+"$bin" eval --checkpoint "$train/best.ckpt" --data "$data/TestDataset" --output "$out/eval" 2>&1 | tee "$out/logs/eval.log"
 
 say "8/8 figure panels (a)–(e) with h rows, and the training curve"
-"$bin" figures --checkpoint "$train/best.ckpt" --data demo-data/TestDataset --images 4 \
+"$bin" figures --checkpoint "$train/best.ckpt" --data "$data/TestDataset" --images 4 \
   --curve "$train/metrics.jsonl" --output "$out/figures" 2>&1 | tee "$out/logs/figures.log"
 
 resumed=$(grep -m1 -o 'resumed from .*' "$out/logs/train-resumed.log" || echo "resumed: see logs/train-resumed.log")
