@@ -53,6 +53,8 @@ let package = Package(
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Network", "Datasets"]),
+        // Export/import of g and h as PyTorch state dicts; fixtures from Tools/reference/fixtures_interop.py.
+        .testTarget(name: "InteropTests", dependencies: ["Training", "Network", "Datasets", "TestSupport"], resources: [.copy("Fixtures")]),
         // Distributed only for ThreadPolicy in BenchTrainTests (the thread setting of the bench job's measurement).
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Training", "Network", "Datasets", "Distributed", "TestSupport"]),
         // Tests of the Trainer, and those that launch the binary under mpirun.

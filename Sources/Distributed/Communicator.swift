@@ -5,7 +5,7 @@ public protocol Communicator: AnyObject {
     var rank: Int { get }
     var size: Int { get }
     /// In-place elementwise sum over all ranks.
-    func allReduceSum(_ buffer: inout [Float]) throws
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
     func allReduceSum(_ buffer: inout [Double]) throws
     func allReduceSum(_ buffer: inout [Int64]) throws
     func allReduceMax(_ buffer: inout [Int64]) throws
@@ -21,6 +21,10 @@ public protocol Communicator: AnyObject {
 
 public extension Communicator {
     var isRoot: Bool { rank == 0 }
+
+    func allReduceSum(_ buffer: inout [Float]) throws {
+        try buffer.withUnsafeMutableBufferPointer { try allReduceSum($0) }
+    }
 }
 
 public struct CommunicatorError: Error, CustomStringConvertible {
@@ -75,7 +79,7 @@ public final class SingleProcessCommunicator: Communicator {
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
-    public func allReduceSum(_ buffer: inout [Float]) throws {}
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     public func allReduceSum(_ buffer: inout [Double]) throws {}
     public func allReduceSum(_ buffer: inout [Int64]) throws {}
     public func allReduceMax(_ buffer: inout [Int64]) throws {}

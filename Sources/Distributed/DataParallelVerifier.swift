@@ -25,6 +25,8 @@ public final class DataParallelVerifier {
     public let trainer: Trainer
     let comm: Communicator
     let reference: AutoSAM?
+    var referenceReducer: CommunicatorReducer?
+    let deterministic: Bool
     public let tolerance: Double
     public let gradientTolerance: Double
     public private(set) var reports: [StepReport] = []
@@ -41,6 +43,7 @@ public final class DataParallelVerifier {
         self.comm = comm
         self.tolerance = tolerance
         self.gradientTolerance = gradientTolerance
+        deterministic = config.distributed.deterministic
         self.out = comm.isRoot ? out : { _ in }
         trainer = try Trainer(config: config, comm: comm, context: context, print: out)
         trainer.writesOutputs = false
@@ -50,7 +53,8 @@ public final class DataParallelVerifier {
             }
             var rng = SeededRNG(seed: config.train.seed)
             let g = PromptGenerator(variant: variant, context: context, rng: &rng)
-            g.buffers.statisticsReducer = CommunicatorReducer(SingleProcessCommunicator())
+            referenceReducer = CommunicatorReducer(SingleProcessCommunicator())
+            g.buffers.statisticsReducer = referenceReducer
             reference = AutoSAM(sam: trainer.model.sam, generator: g, lossActivation: config.loss.activation)
         } else {
             reference = nil
@@ -81,8 +85,15 @@ public final class DataParallelVerifier {
         var lossSum = 0.0, n = 0
         for batch in s.batches {
             let b = try trainer.inputs(batch, epoch: s.epoch)
-            let r = try reference.trainStep(images: b.images, embeddings: b.embeddings, targets: b.targets, weight: 1)
-            lossSum += r.loss * Double(batch.count)
+            if deterministic, let reducer = referenceReducer {
+                let r = try BatchInvariantStep.run(model: reference, reducer: reducer, comm: SingleProcessCommunicator(),
+                                                   inputs: .init(images: b.images, embeddings: b.embeddings, targets: b.targets),
+                                                   mine: 0..<batch.count, batch: batch.count)
+                lossSum += SyncBatchNorm2D.sumRows(r.losses, width: 1)[0]
+            } else {
+                let r = try reference.trainStep(images: b.images, embeddings: b.embeddings, targets: b.targets, weight: 1)
+                lossSum += r.loss * Double(batch.count)
+            }
             n += batch.count
         }
         // A gradient that vanishes in exact arithmetic (a bias just before a BatchNorm, which

@@ -73,9 +73,8 @@ public final class MPICommunicator: Communicator {
         throw CommunicatorError(operation: op, message: String(cString: buf))
     }
 
-    public func allReduceSum(_ buffer: inout [Float]) throws {
-        let n = Int64(buffer.count)
-        try check(buffer.withUnsafeMutableBufferPointer { mpishim_allreduce_sum_float($0.baseAddress, n) }, "MPI_Allreduce(float)")
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try check(mpishim_allreduce_sum_float(buffer.baseAddress, Int64(buffer.count)), "MPI_Allreduce(float)")
     }
 
     public func allReduceSum(_ buffer: inout [Double]) throws {

@@ -83,6 +83,12 @@ public final class Trainer {
         guard comm.size <= config.train.batchSize else {
             throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: a global batch must be able to give every rank a sample (use at most \(config.train.batchSize) ranks)")
         }
+        if config.distributed.deterministic && !(context.convolution is ReferenceConvBackend) {
+            throw ConfigError(path: "config", problem: "distributed.deterministic needs the reference convolution engine (oneDNN's weight gradients depend on its thread count): leave --conv-engine unset or pass --conv-engine reference")
+        }
+        if config.distributed.deterministic && context.threads != 1 {
+            throw ConfigError(path: "config", problem: "distributed.deterministic runs one compute thread per rank (OpenBLAS's results depend on its thread count; measured): leave --threads unset or pass --threads 1, and use more ranks for more cores")
+        }
         let g = PromptGenerator(variant: variant, context: context, rng: &rng)
         reducer = CommunicatorReducer(comm)
         g.buffers.statisticsReducer = reducer
@@ -96,6 +102,14 @@ public final class Trainer {
                 throw ConfigError(path: "config", problem: "generator.pretrained (for backbone \(variant.name)): \(error)")
             }
         }
+        let samSHA256 = try SHA256.file(config.model.checkpoint)
+        if let file = config.generator.initFrom {
+            let expect = GeneratorImport.Expectation(variant: variant, sam: config.model.sam, samSHA256: samSHA256,
+                                                     lossActivation: config.loss.activation)
+            let report = try GeneratorImport.load(file, into: g, expecting: expect)
+            for w in report.warnings { emit("warning: \(w)") }
+            emit("generator: \(report.tensors) tensors from \(file) (generator.init_from)")
+        }
         let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
         pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache),
@@ -105,7 +119,7 @@ public final class Trainer {
         for w in split.warnings { emit("warning: \(w)") }
         trainSamples = split.train
         validationSamples = split.validation
-        identity = RunIdentity(config: config, samSHA256: try SHA256.file(config.model.checkpoint),
+        identity = RunIdentity(config: config, samSHA256: samSHA256,
                                manifest: try DatasetManifest(train: split.train, validation: split.validation))
         // Ranks that disagree on the config, SAM or data would issue different collectives:
         // compare those first, with one fixed-size collective.
@@ -304,6 +318,7 @@ public final class Trainer {
     /// This rank's share of one global batch, forward and backward; returns the batch's global
     /// [Σ loss·n, Σ dice·n, n] (one small all-reduce, so every rank logs the same numbers).
     func trainBatch(_ batch: ArraySlice<Int>) throws -> [Double] {
+        if config.distributed.deterministic { return try trainBatchInvariant(batch) }
         let mine = plan.shard(batch, rank: comm.rank)
         var sums = [0.0, 0.0, 0.0]
         if mine.isEmpty {
@@ -328,6 +343,32 @@ public final class Trainer {
         return sums
     }
 
+    /// `trainBatch` in the batch-invariant mode: the same bits for any rank count.
+    func trainBatchInvariant(_ batch: ArraySlice<Int>) throws -> [Double] {
+        let mine = plan.shard(batch, rank: comm.rank)
+        var inputs: BatchInvariantStep.Inputs?
+        if !mine.isEmpty {
+            phase = "data loading"
+            let b = try self.inputs(mine, epoch: epoch)
+            inputs = .init(images: b.images, embeddings: b.embeddings, targets: b.targets)
+        }
+        let r = try BatchInvariantStep.run(model: model, reducer: reducer, comm: comm, inputs: inputs,
+                                           mine: plan.range(batchCount: batch.count, rank: comm.rank), batch: batch.count) { name, body in
+            phase = name
+            try timeline.span(name, name == "exact gradient sum" ? "collective" : "compute", body)
+        }
+        var rows: [Double] = []
+        if let inputs, let logits = r.logits {
+            for s in 0..<mine.count {
+                rows += [r.losses[s], trainDice(logits.sample(s), inputs.targets.sample(s)), 1]
+            }
+        }
+        phase = "batch loss all-reduce"
+        reducer.sampleLayout = (plan.range(batchCount: batch.count, rank: comm.rank), batch.count)
+        defer { reducer.sampleLayout = nil }
+        return try reducer.sumInSampleOrder(rows, width: 3)
+    }
+
     /// A rank with no samples in this batch still joins every SyncBatchNorm collective: it runs
     /// g on one blank image with its contribution to the statistics zeroed, and its gradients
     /// are put back as they were, so it adds nothing.
@@ -341,15 +382,26 @@ public final class Trainer {
         g.store.grads = saved
     }
 
-    /// Sums the accumulated gradients over the ranks.
+    /// Sums the accumulated gradients over the ranks, in chunks of `reduceChunk` floats (one
+    /// trace span each, so the timeline shows what each piece of the buffer costs).
     func reduceGradients() throws {
         let store = model.generator.store
-        guard comm.size > 1 else { return }
+        guard comm.size > 1, !config.distributed.deterministic else { return }   // the exact sum already spans the ranks
         phase = "gradient all-reduce"
-        try timeline.span("gradient all-reduce", "collective", args: ["floats": "\(store.grads.count)"]) {
-            try comm.allReduceSum(&store.grads)
+        let count = store.grads.count, chunks = (count + Self.reduceChunk - 1) / Self.reduceChunk
+        try store.grads.withUnsafeMutableBufferPointer { all in
+            for (i, lo) in stride(from: 0, to: count, by: Self.reduceChunk).enumerated() {
+                let piece = lo..<min(lo + Self.reduceChunk, count)
+                try timeline.span("gradient all-reduce \(i + 1)/\(chunks)", "collective",
+                                  args: ["floats": "\(piece.count)", "offset": "\(lo)"]) {
+                    try comm.allReduceSum(UnsafeMutableBufferPointer(rebasing: all[piece]))
+                }
+            }
         }
     }
+
+    /// 4 MB of float32, the shim's own chunk size.
+    static let reduceChunk = 1 << 20
 
     /// One Adam step with the summed gradients (averaged over accumulated batches).
     func optimiserStep(accumulated: Int) {

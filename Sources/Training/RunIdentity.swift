@@ -26,7 +26,8 @@ public struct RunIdentity: Codable, Equatable, Sendable {
 
     /// The keys whose change changes what training computes.
     static func settings(_ c: TrainConfig) -> [String] {
-        [
+        // init_from only when set, so checkpoints from before the key resume unchanged.
+        (c.generator.initFrom.map { ["generator.init_from: \($0)"] } ?? []) + [
             "model.sam: \(c.model.sam.rawValue)",
             "generator.backbone: \(c.generator.backbone)",
             "generator.pretrained: \(c.generator.pretrained ?? "none")",

@@ -23,13 +23,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var backbone: String = "hardnet85"
         /// An ImageNet-pretrained HarDNet .pth to start from (random initialisation when absent).
         public var pretrained: String?
-        enum CodingKeys: String, CodingKey, CaseIterable { case backbone, pretrained }
+        /// A whole g (`ModelEmb` state dict, .pth or .safetensors, e.g. from `export` or
+        /// PyTorch) to start from; `train --init-from` sets it.
+        public var initFrom: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case backbone, pretrained, initFrom = "init_from" }
         public init() {}
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             backbone = try c.decodeIfPresent(String.self, forKey: .backbone) ?? backbone
             pretrained = try c.decodeIfPresent(String.self, forKey: .pretrained)
+            initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
         }
     }
 
@@ -144,13 +148,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var timeoutS: Double = 600
         /// Optimiser steps between checks that every rank holds the same parameters.
         public var checkEvery: Int = 100
-        enum CodingKeys: String, CodingKey, CaseIterable { case timeoutS = "timeout_s", checkEvery = "check_every" }
+        /// The batch-invariant mode: N ranks give the same bits as one (per-sample kernels,
+        /// sums in the batch's order, an exact gradient sum); needs the reference conv engine.
+        public var deterministic = false
+        enum CodingKeys: String, CodingKey, CaseIterable { case timeoutS = "timeout_s", checkEvery = "check_every", deterministic }
         public init() {}
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             timeoutS = try c.decodeIfPresent(Double.self, forKey: .timeoutS) ?? timeoutS
             checkEvery = try c.decodeIfPresent(Int.self, forKey: .checkEvery) ?? checkEvery
+            deterministic = try c.decodeIfPresent(Bool.self, forKey: .deterministic) ?? deterministic
         }
     }
 
@@ -213,7 +221,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         return (at.isEmpty ? "" : "\(at): ") + ctx.debugDescription
     }
 
-    func check(path: String) throws {
+    public func check(path: String) throws {
         func bad(_ s: String) -> ConfigError { ConfigError(path: path, problem: s) }
         if train.epochs < 1 { throw bad("train.epochs must be at least 1, got \(train.epochs)") }
         if train.batchSize < 1 { throw bad("train.batch_size must be at least 1, got \(train.batchSize)") }
@@ -228,6 +236,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if output.keep < 1 { throw bad("output.keep must be at least 1, got \(output.keep)") }
         if distributed.timeoutS < 0 { throw bad("distributed.timeout_s must not be negative (0 waits forever), got \(distributed.timeoutS)") }
         if distributed.checkEvery < 1 { throw bad("distributed.check_every must be at least 1, got \(distributed.checkEvery)") }
+        if let p = generator.pretrained, let i = generator.initFrom {
+            throw bad("generator.pretrained (\(p)) and generator.init_from / --init-from (\(i)) both give g's starting weights: keep one")
+        }
         let backbones = ["hardnet85", "hardnet68", "hardnet39ds"]
         if !backbones.contains(generator.backbone) {
             throw bad("generator.backbone must be one of \(backbones.joined(separator: ", ")), got \(generator.backbone)")

@@ -3,7 +3,7 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed on this machine (medians of repeated runs, with PyTorch beside us where installed).",
-        subcommands: [BenchOps.self, BenchConv.self, BenchSAM.self, BenchG.self, BenchTrain.self])
+        subcommands: [BenchOps.self, BenchConv.self, BenchSAM.self, BenchG.self, BenchTrain.self, BenchDist.self])
 }
 
 /// Options every benchmark takes.

@@ -14,7 +14,10 @@ struct Eval: ParsableCommand {
             """)
 
     @Option(help: "AutoSAM training checkpoint (best.ckpt / last.ckpt).")
-    var checkpoint: String
+    var checkpoint: String?
+
+    @Option(help: "g from a ModelEmb state dict (.pth or .safetensors: `export`'s or PyTorch's); with --checkpoint, replaces its g.")
+    var g: String?
 
     @Option(help: "A folder holding one or more datasets (repeatable).")
     var data: [String] = []
@@ -31,7 +34,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batchSize = 10
 
-    @Option(help: "Surrogate decoder h trained with train-h (default: h.ckpt beside --checkpoint, if present); adds h(g(I)) scores.")
+    @Option(help: "Surrogate decoder h trained with train-h (default: h.ckpt beside --checkpoint, if present); adds h(g(I)) scores. With --g: a ModelH state dict from `export`.")
     var surrogate: String?
 
     @Flag(help: "Skip unreadable or unmatched files with a warning instead of stopping.")
@@ -41,7 +44,9 @@ struct Eval: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("\(checkpoint): checkpoint not found") }
+        guard checkpoint != nil || g != nil else { throw ValidationError("give --checkpoint, --g, or both") }
+        if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("\(c): checkpoint not found") }
+        if let f = g, !FileManager.default.fileExists(atPath: f) { throw ValidationError("\(f): --g file not found") }
         guard !data.isEmpty else { throw ValidationError("give at least one --data folder") }
         for d in data {
             var isDir: ObjCBool = false
@@ -58,12 +63,10 @@ struct Eval: ParsableCommand {
     func run() throws {
         do {
             let context = try ThreadPolicy.context(explicit: threads)
-            let trained = try TrainedModel.load(checkpoint, samCheckpoint: samCheckpoint, context: context)
-            let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: checkpoint)
-            let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: checkpoint, context: context) }
+            let (model, config, label, h) = try load(context)
             let report = try EvaluationRun.run(
-                model: trained.model, samCheckpoint: trained.config.model.checkpoint, checkpointPath: checkpoint,
-                roots: data, skipBad: skipBad, cacheDirectory: cache ?? trained.config.output.cache,
+                model: model, samCheckpoint: config.model.checkpoint, checkpointPath: label,
+                roots: data, skipBad: skipBad, cacheDirectory: cache ?? config.output.cache,
                 batchSize: batchSize, surrogate: h) { print($0) }
             try report.write(to: output)
             print(report.table, terminator: "")
@@ -73,5 +76,24 @@ struct Eval: ParsableCommand {
             FileHandle.standardError.write(Data("autosam-dist eval: error: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// AutoSAM (and h when there is one) from --checkpoint, or with g from --g.
+    private func load(_ context: ExecutionContext) throws -> (AutoSAM, TrainConfig, String, SurrogateModel?) {
+        guard let gFile = g else {
+            let ck = checkpoint!
+            let trained = try TrainedModel.load(ck, samCheckpoint: samCheckpoint, context: context)
+            let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: ck)
+            let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: ck, context: context) }
+            return (trained.model, trained.config, ck, h)
+        }
+        let imported = try ImportedGenerator.load(gFile, checkpoint: checkpoint, samCheckpoint: samCheckpoint, context: context)
+        for w in imported.report.warnings { print("warning: \(w)") }
+        print("g: \(imported.report.tensors) tensors from \(gFile) (\(imported.config.generator.backbone))")
+        // An h checkpoint names the g it was trained on; with --g only an exported ModelH file fits.
+        let h = try surrogate.map {
+            try SurrogateModel.load(stateDict: $0, generator: imported.model.generator, config: imported.config, context: context)
+        }
+        return (imported.model, imported.config, gFile, h)
     }
 }

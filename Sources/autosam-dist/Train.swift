@@ -22,6 +22,9 @@ struct Train: ParsableCommand {
     @Option(help: "Resume: 'auto' (the newest complete checkpoint in output.dir; none: start fresh) or a checkpoint path.")
     var resume: String?
 
+    @Option(help: "Start g from a ModelEmb state dict (.pth or .safetensors, from `export` or PyTorch); sets generator.init_from.")
+    var initFrom: String?
+
     @Option(help: "Override train.epochs.")
     var epochs: Int?
 
@@ -49,6 +52,7 @@ struct Train: ParsableCommand {
         if let r = resume, r != "auto", !FileManager.default.fileExists(atPath: r) {
             throw ValidationError("\(r): checkpoint not found (give a path or 'auto')")
         }
+        if let i = initFrom, !FileManager.default.fileExists(atPath: i) { throw ValidationError("\(i): --init-from file not found") }
         if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
         if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
@@ -58,6 +62,10 @@ struct Train: ParsableCommand {
     func resolvedConfig() throws -> TrainConfig {
         var cfg = try config.map(TrainConfig.load) ?? TrainConfig()
         if let e = epochs { cfg.train.epochs = e }
+        if let i = initFrom {
+            cfg.generator.initFrom = i
+            try cfg.check(path: config ?? "<defaults>")
+        }
         if let o = output { cfg.output.dir = o }
         return cfg
     }
@@ -74,7 +82,10 @@ struct Train: ParsableCommand {
         defer { MPICommunicator.finalize() }
         do {
             let cfg = try resolvedConfig()
-            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine, announce: true)
+            // The batch-invariant mode runs on the reference engine unless told otherwise (and then refuses).
+            let engine = convEngine ?? (cfg.distributed.deterministic ? "reference" : nil)
+            // …and on one compute thread per rank (OpenBLAS's bits depend on its thread count).
+            let context = try ThreadPolicy.context(explicit: threads ?? (cfg.distributed.deterministic ? 1 : nil), engine: engine, announce: true)
             let trainer = try Trainer(config: cfg, comm: comm, context: context, resume: resume, maxSteps: maxSteps, trace: trace)
             try trainer.run()
         } catch {

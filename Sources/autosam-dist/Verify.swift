@@ -40,7 +40,9 @@ struct Verify: ParsableCommand {
         let passed: Bool
         do {
             let cfg = try TrainConfig.load(config)
-            let context = try ThreadPolicy.context(explicit: threads, engine: convEngine, announce: true)
+            let engine = convEngine ?? (cfg.distributed.deterministic ? "reference" : nil)
+            // …and on one compute thread per rank (OpenBLAS's bits depend on its thread count).
+            let context = try ThreadPolicy.context(explicit: threads ?? (cfg.distributed.deterministic ? 1 : nil), engine: engine, announce: true)
             passed = try DataParallelVerifier(config: cfg, comm: comm, context: context, tolerance: tolerance,
                                           gradientTolerance: gradientTolerance).run(steps: steps)
         } catch {

@@ -199,3 +199,32 @@ final class DataParallelTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("train.batch_size 2 is smaller than the 3 ranks"), r.stderr)
     }
 }
+
+extension DataParallelTests {
+    /// `train --trace` on 2 ranks: one track per rank, each with the step's phases and every
+    /// chunk of the gradient all-reduce, the chunks covering the whole gradient buffer.
+    func testTraceShowsEveryRanksPhasesAndAllReduceChunks() throws {
+        let out = "\(Self.root)/traced"
+        let cfg = try config("traced", data: try data(4), batch: 4)
+        let r = try run(2, ["train", "--config", cfg, "--max-steps", "1", "--trace", out + "/trace.json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let trace = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/trace.json"))) as! [String: Any]
+        let events = trace["traceEvents"] as! [[String: Any]]
+        let tracks = events.filter { $0["ph"] as? String == "M" }.compactMap { ($0["args"] as? [String: String])?["name"] }
+        XCTAssertEqual(tracks, ["rank 0", "rank 1"])
+        var rng = SeededRNG(seed: 1)
+        let g = PromptGenerator(variant: HarDNetVariant.named("hardnet39ds")!, context: TestContext.standard, rng: &rng)
+        for rank in 0..<2 {
+            let mine = events.filter { $0["ph"] as? String == "X" && $0["pid"] as? Int == rank }
+            let names = Set(mine.compactMap { $0["name"] as? String })
+            for phase in ["data + encoder/cache", "g forward", "decoder + loss", "g backward", "Adam", "checkpoint"] where rank == 0 || phase != "checkpoint" {
+                XCTAssertTrue(names.contains(phase), "rank \(rank) has no \(phase) span: \(names.sorted())")
+            }
+            let chunks = mine.filter { ($0["name"] as? String)?.hasPrefix("gradient all-reduce") == true }
+            XCTAssertGreaterThan(chunks.count, 1, "the gradient buffer travels in several chunks")
+            let floats = chunks.compactMap { Int(($0["args"] as? [String: String])?["floats"] ?? "") }.reduce(0, +)
+            XCTAssertEqual(floats, g.store.grads.count, "rank \(rank)'s chunks cover the gradient buffer once")
+            XCTAssert(mine.allSatisfy { ($0["dur"] as? Double ?? -1) >= 0 })
+        }
+    }
+}

@@ -98,7 +98,7 @@ final class BrokenAllReduce: Communicator {
     let inner = SingleProcessCommunicator()
     var rank: Int { 0 }
     var size: Int { 1 }
-    func allReduceSum(_ buffer: inout [Float]) throws {}
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     func allReduceSum(_ buffer: inout [Double]) throws {
         throw CommunicatorError(operation: "allreduce", message: "link down")
     }

@@ -89,6 +89,15 @@ public struct SurrogateModel {
         return SurrogateModel(config: cfg, generator: g, decoder: h)
     }
 
+    /// h from a `ModelH` state dict (`export` of a train-h checkpoint, or PyTorch's), over `generator`.
+    public static func load(stateDict path: String, generator: PromptGenerator, config: TrainConfig,
+                            context: ExecutionContext) throws -> SurrogateModel {
+        var rng = SeededRNG(seed: 0)
+        let h = SurrogateDecoder(context: context, rng: &rng)
+        try SurrogateImport.load(path, into: h)
+        return SurrogateModel(config: config, generator: generator, decoder: h)
+    }
+
     /// Mask logits [b, 1, 256, 256] = h(g(images)), g in evaluation mode.
     public func predict(images: Tensor) throws -> Tensor {
         try decoder.forward(generator.infer(images)).0

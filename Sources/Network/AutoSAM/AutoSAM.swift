@@ -43,6 +43,23 @@ public struct AutoSAM {
         return (StepResult(loss: l.loss, logits: out.masks), dz)
     }
 
+    /// `decoderStep` one sample at a time, each sample's loss gradient scaled by 1 / `globalBatch`:
+    /// every sample's dz is the same bits whichever shard holds it (the batch-invariant mode).
+    /// Returns each sample's loss and the logits and dz of the shard.
+    public func decoderStepPerSample(z: Tensor, embeddings: Tensor, targets: Tensor,
+                                     globalBatch: Int) throws -> (losses: [Double], logits: Tensor, dz: Tensor) {
+        let n = z.shape[0]
+        var losses: [Double] = [], logits: [Tensor] = [], dz: [Tensor] = []
+        for s in 0..<n {
+            let (r, d) = try decoderStep(z: z.sample(s), embeddings: embeddings.sample(s), targets: targets.sample(s),
+                                         weight: 1 / Double(globalBatch))
+            losses.append(r.loss)
+            logits.append(r.logits)
+            dz.append(d)
+        }
+        return (losses, Tensor.concatenatingSamples(logits), Tensor.concatenatingSamples(dz))
+    }
+
     /// Low-res mask logits [b, 1, 256, 256] with g in evaluation mode.
     public func predict(images: Tensor, embeddings: Tensor) throws -> Tensor {
         let z = try generator.infer(images)

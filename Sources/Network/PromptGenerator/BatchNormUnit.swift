@@ -56,13 +56,28 @@ struct BatchNormUnit {
         if let st = stats, let m = st.globalCount, let reducer = buffers.statisticsReducer {
             let r: (dx: Tensor, dGamma: Tensor, dBeta: Tensor)
             do {
-                r = try SyncBatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: st, count: m, reducer: reducer)
+                r = try SyncBatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: st, count: m, reducer: reducer,
+                                                      perSample: store.samples > 0)
             } catch {
                 throw SyncBatchNormError(layer: name, phase: "gradient", underlying: error)
+            }
+            if store.samples > 0 {
+                let c = gamma.count
+                precondition(r.dGamma.shape == [store.samples, c], "BatchNormUnit \(name): \(r.dGamma.shape[0]) samples, the store keeps \(store.samples) apart")
+                r.dGamma.data.withUnsafeBufferPointer { g in
+                    for s in 0..<store.samples { store.accumulateGrad(gamma, sample: s, UnsafeBufferPointer(rebasing: g[(s * c)..<((s + 1) * c)])) }
+                }
+                r.dBeta.data.withUnsafeBufferPointer { b in
+                    for s in 0..<store.samples { store.accumulateGrad(beta, sample: s, UnsafeBufferPointer(rebasing: b[(s * c)..<((s + 1) * c)])) }
+                }
+                return r.dx
             }
             store.accumulateGrad(gamma, r.dGamma)
             store.accumulateGrad(beta, r.dBeta)
             return r.dx
+        }
+        guard store.samples == 0 else {
+            throw NetworkError.invalidArgument("BatchNormUnit \(name): per-sample gradients need a statistics reducer that keeps the sample order")
         }
         let r = stats.map { BatchNorm2D.trainBackward(dy, input: x, gamma: g, stats: $0) }
             ?? BatchNorm2D.evalBackward(dy, input: x, gamma: g,

@@ -26,11 +26,29 @@ struct ConvUnit {
     }
 
     /// Accumulates dW (and db) into the store; returns dx unless `needInputGrad` is false.
+    /// When the store keeps samples apart, each sample runs alone (its own dW, and a dx that
+    /// cannot depend on the other samples' kernel choices).
     func backward(_ dy: Tensor, input x: Tensor, needInputGrad: Bool = true) throws -> Tensor? {
+        if store.samples > 0 { return try backwardPerSample(dy, input: x, needInputGrad: needInputGrad) }
         let g = try Conv2D.backward(dy, input: x, weight: store.tensor(weight), geometry, needInputGrad: needInputGrad,
                                     backend: backend)
         store.accumulateGrad(weight, g.dWeight)
         if let bias { store.accumulateGrad(bias, g.dBias) }
         return g.dx
+    }
+
+    func backwardPerSample(_ dy: Tensor, input x: Tensor, needInputGrad: Bool) throws -> Tensor? {
+        let n = x.shape[0]
+        precondition(n == store.samples, "ConvUnit: \(n) samples, the store keeps \(store.samples) apart")
+        let w = store.tensor(weight)
+        var dx = needInputGrad ? [Float](repeating: 0, count: x.count) : []
+        for s in 0..<n {
+            let g = try Conv2D.backward(dy.sample(s), input: x.sample(s), weight: w, geometry, needInputGrad: needInputGrad,
+                                        backend: backend)
+            g.dWeight.data.withUnsafeBufferPointer { store.accumulateGrad(weight, sample: s, $0) }
+            if let bias { g.dBias.data.withUnsafeBufferPointer { store.accumulateGrad(bias, sample: s, $0) } }
+            if let d = g.dx { dx.replaceSubrange((s * d.count)..<((s + 1) * d.count), with: d.data) }
+        }
+        return needInputGrad ? Tensor(shape: x.shape, data: dx) : nil
     }
 }

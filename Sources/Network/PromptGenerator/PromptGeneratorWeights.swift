@@ -17,7 +17,7 @@ extension PromptGenerator {
     /// `decoder.final.BN2`); otherwise a `StateDictMismatchError` lists every offending name.
     /// Returns the number of tensors assigned.
     @discardableResult
-    public func load(_ checkpoint: TorchCheckpoint, layout: StateDictLayout, prefix: String = "") throws -> Int {
+    public func load(_ checkpoint: any StateDictSource, layout: StateDictLayout, prefix: String = "") throws -> Int {
         var target = StateDictTarget(generator: self, layout: layout)
         let lastModule = backbone.modules.count - 1
         let modelPrefix = layout == .hardnetBackbone ? "" : "backbone."

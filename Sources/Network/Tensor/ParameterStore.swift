@@ -62,6 +62,31 @@ public final class ParameterStore {
         }
     }
 
+    /// Per-sample gradients (the batch-invariant mode): while `samples` > 0, layers keep each
+    /// sample's gradient apart in `sampleGrads` (sample-major, `samples` × `count`) instead
+    /// of summing them into `grads`, so a caller can combine them in an order that does not
+    /// depend on how a batch was split.
+    public private(set) var samples = 0
+    public var sampleGrads: [Float] = []
+
+    /// Starts keeping `n` samples' gradients apart (zeroed); 0 returns to summing. The
+    /// buffer is kept for the next batch.
+    public func keepSamplesApart(_ n: Int) {
+        samples = n
+        let needed = n * count
+        if sampleGrads.count < needed { sampleGrads = [Float](repeating: 0, count: needed) }
+        else if needed > 0 { sampleGrads.withUnsafeMutableBufferPointer { $0[0..<needed].update(repeating: 0) } }
+    }
+
+    /// Adds sample `s`'s gradient `g` (a tensor of the parameter's shape, or `values` for it).
+    public func accumulateGrad(_ p: Parameter, sample s: Int, _ g: UnsafeBufferPointer<Float>) {
+        precondition(s >= 0 && s < samples && g.count == p.count, "sample gradient \(s) for \(p.name): \(g.count) values, \(samples) samples")
+        sampleGrads.withUnsafeMutableBufferPointer { gb in
+            let base = gb.baseAddress! + s * count + p.offset
+            for i in 0..<g.count { base[i] += g[i] }
+        }
+    }
+
     public func zeroGrads() {
         grads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }

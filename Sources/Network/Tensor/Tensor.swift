@@ -42,6 +42,25 @@ public struct Tensor: Equatable, Sendable {
     /// Size of dimension `i`; negative indices count from the end.
     public func dim(_ i: Int) -> Int { shape[i < 0 ? shape.count + i : i] }
 
+    /// Samples [lo, hi) of the first dimension, as a tensor of their own.
+    public func samples(_ r: Range<Int>) -> Tensor {
+        let per = shape[0] == 0 ? 0 : data.count / shape[0]
+        return Tensor(shape: [r.count] + shape.dropFirst(), data: Array(data[(r.lowerBound * per)..<(r.upperBound * per)]))
+    }
+
+    /// Sample `i` of the first dimension (batch 1).
+    public func sample(_ i: Int) -> Tensor { samples(i..<(i + 1)) }
+
+    /// Tensors of equal trailing shape stacked along the first dimension.
+    public static func concatenatingSamples(_ parts: [Tensor]) -> Tensor {
+        precondition(!parts.isEmpty, "concatenatingSamples: no tensors")
+        let n = parts.reduce(0) { $0 + $1.shape[0] }
+        var d: [Float] = []
+        d.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for p in parts { d += p.data }
+        return Tensor(shape: [n] + parts[0].shape.dropFirst(), data: d)
+    }
+
     /// Same values, new shape (one dimension may be -1).
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var s = newShape

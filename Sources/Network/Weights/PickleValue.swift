@@ -19,6 +19,8 @@ final class PickleList {
 }
 
 final class PickleDict {
+    /// What BUILD set on it (a state dict's `_metadata` attributes).
+    var state: PickleValue?
     private(set) var items: [(key: PickleValue, value: PickleValue)] = []
     private var stringIndex: [String: Int] = [:]
 

@@ -49,7 +49,7 @@ public struct StateDictMismatchError: Error, CustomStringConvertible, Equatable 
     }
 }
 
-extension TorchCheckpoint {
+extension StateDictSource {
     /// Fills `model` from the checkpoint. Only keys starting with `prefix` are considered,
     /// with the prefix stripped (e.g. "image_encoder."). Every such key must name a model
     /// tensor of the same shape and every model tensor must be present, except keys for

@@ -4,8 +4,10 @@ import Foundation
 /// natively. The file is memory-mapped; the pickle is parsed up front, but tensor data is
 /// only converted to Float32 when a tensor is asked for, one tensor at a time.
 /// A `{"model": …}` or `{"state_dict": …}` wrapper around the state dict is unwrapped.
-public final class TorchCheckpoint {
+public final class TorchCheckpoint: StateDictSource {
     public let path: String
+    /// The strings of `_metadata[StateDictMetadata.pthEntry]` (see `StateDictSource`).
+    public let metadata: [String: String]
     private let file: MappedFile
     private let zip: ZipArchive
     private let bigEndian: Bool
@@ -22,6 +24,7 @@ public final class TorchCheckpoint {
             let root = try Self.root(of: zip)
             let pickle = try zip.dataRange(of: zip[root + "data.pkl"]!)
             let stateDict = try Self.stateDict(Unpickler.load(UnsafeRawBufferPointer(rebasing: file.bytes[pickle])))
+            metadata = Self.metadata(of: stateDict)
             bigEndian = try Self.isBigEndian(zip, root: root, bytes: file.bytes)
 
             var entries: [(key: String, ref: TorchTensorRef)] = []
@@ -114,6 +117,24 @@ public final class TorchCheckpoint {
             d = inner
         }
         return d
+    }
+
+    /// `_metadata[pthEntry]` of a BUILD state `{"_metadata": {prefix: {str: value}}}`; ints and
+    /// floats are given as text, other values are skipped.
+    private static func metadata(of d: PickleDict) -> [String: String] {
+        guard case let .dict(state)? = d.state, case let .dict(all)? = state["_metadata"],
+              case let .dict(ours)? = all[StateDictMetadata.pthEntry] else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in ours.items {
+            guard case let .string(key) = k else { continue }
+            switch v {
+            case let .string(s): out[key] = s
+            case let .int(i): out[key] = String(i)
+            case let .float(f): out[key] = String(f)
+            default: continue
+            }
+        }
+        return out
     }
 
     private static func storageRange(_ s: TorchStorageRef, zip: ZipArchive, root: String) throws -> Range<Int> {

@@ -100,10 +100,11 @@ struct Unpickler {
             let args = try pop(), callable = try pop()
             guard case let .tuple(a) = args else { throw CheckpointProblem("arguments are a \(args.kind), not a tuple") }
             stack.append(try call(callable, a))
-        case 0x62: // BUILD: state of an OrderedDict (its _metadata) or tensor is not needed
+        case 0x62: // BUILD: an OrderedDict's attributes (its _metadata) are kept; a tensor's are not needed
             let state = try pop()
             switch try top() {
-            case .dict, .tensor: break
+            case let .dict(d): d.state = state
+            case .tensor: break
             case let obj: throw CheckpointProblem("cannot set state (\(state.kind)) on a \(obj.kind)")
             }
         default:

@@ -1,0 +1,50 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `distributed.deterministic`: N ranks give the bits of one rank, step after step, uneven and
+/// empty shards included, and a run resumed on another rank count continues with those bits.
+extension DataParallelTests {
+    func testDeterministicRanksGiveOneRanksBits() throws {
+        // 9 images, batch 4: batches 4, 4, 1 — shards 2,2 / 1,1,2 / 1,1,1,1, and the last batch
+        // leaves ranks with empty shards.
+        let data = try data(9)
+        func cfg(_ name: String) throws -> String {
+            try config(name, data: data, batch: 4, epochs: 7, extra: "distributed: {deterministic: true}",
+                       outputKeys: ", checkpoint_every_steps: 10")
+        }
+        func train(_ ranks: Int, _ name: String, steps: Int, resume: String? = nil) throws {
+            let r = try run(ranks, ["train", "--config", try cfg(name), "--max-steps", "\(steps)"] + (resume.map { ["--resume", $0] } ?? []))
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+        }
+        let dir = { (name: String) in "\(Self.root)/\(name)" }
+        try train(1, "det1", steps: 20)
+        try train(2, "det2", steps: 20)
+        try train(4, "det4", steps: 10)
+        // 2 ranks' step-10 checkpoint continued on 3 ranks.
+        try train(3, "det23", steps: 20, resume: dir("det2") + "/step-00000010.ckpt")
+        let losses = try steps(dir("det1"))
+        XCTAssertEqual(losses.count, 20)
+        for (name, step) in [("det2", 20), ("det4", 10), ("det23", 20)] {
+            let ckpt = String(format: "/step-%08d.ckpt", step)
+            let cmp = try ProgramRunner.run(bin.path, ["inspect", dir("det1") + ckpt, "--compare", dir(name) + ckpt, "--tolerance", "0"])
+            XCTAssertEqual(cmp.status, 0, "\(name) differs from one rank at step \(step):\n\(cmp.stdout.split(separator: "\n").suffix(5).joined(separator: "\n"))")
+            let got = try steps(dir(name))
+            XCTAssertEqual(got.suffix(name == "det23" ? 10 : step).map(\.bitPattern), losses[(name == "det23" ? 10 : 0)..<step].map(\.bitPattern),
+                           "\(name): per-step losses")
+        }
+    }
+
+    /// The option refuses what would break its promise: oneDNN, or more than one thread per rank.
+    func testDeterministicRefusesOneDNNAndThreads() throws {
+        let cfg = try config("detrefuse", data: try data(9), batch: 4, extra: "distributed: {deterministic: true}")
+        let threads = try ProgramRunner.run(bin.path, ["train", "--config", cfg, "--threads", "2", "--max-steps", "1"])
+        XCTAssertNotEqual(threads.status, 0)
+        XCTAssertTrue(threads.stderr.contains("one compute thread per rank"), threads.stderr)
+        if (try? ProgramRunner.run(bin.path, ["info"]))?.stdout.contains("oneDNN") == true {
+            let dnnl = try ProgramRunner.run(bin.path, ["train", "--config", cfg, "--conv-engine", "onednn", "--max-steps", "1"])
+            XCTAssertNotEqual(dnnl.status, 0)
+            XCTAssertTrue(dnnl.stderr.contains("reference convolution engine"), dnnl.stderr)
+        }
+    }
+}
