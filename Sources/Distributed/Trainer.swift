@@ -45,6 +45,8 @@ public final class Trainer {
     let progress: ProgressReporter
     var phase = "start-up"
     var lastTimedCheckpoint = Date()
+    /// Rank 0's TensorBoard scalars beside metrics.jsonl (opened when training starts).
+    var events: TensorBoardWriter?
 
     /// One optimiser step's inputs, for `afterGradients`.
     public struct StepInputs {
@@ -204,6 +206,8 @@ public final class Trainer {
     func runEpochs() throws {
         let cfg = config.train
         try FileManager.default.createDirectory(atPath: config.output.dir, withIntermediateDirectories: true)
+        let fresh = step == 0 && position.batch == 0 && epoch == 0
+        if comm.isRoot && writesOutputs { events = try TensorBoardWriter(directory: config.output.dir, startStep: fresh ? 0 : step + 1) }
         let shards = plan.sizes(batchCount: cfg.batchSize).map(String.init).joined(separator: ",")
         out("training \(config.generator.backbone) g (\(model.generator.store.count) parameters) on \(trainSamples.count) images, "
             + "validating on \(validationSamples.count); \(comm.size) rank(s), batch \(cfg.batchSize) × accumulate \(cfg.accumulate)"
@@ -258,6 +262,8 @@ public final class Trainer {
                 if comm.isRoot && writesOutputs {
                     try appendLine(["step": Double(step), "epoch": Double(epoch + 1), "loss": loss, "samples": Double(stepSamples)],
                                    to: config.output.dir + "/steps.jsonl")
+                    try events?.step(step, loss: loss, learningRate: Double(adam.lr),
+                                     imagesPerSecond: Double(stepSamples) / max(Date().timeIntervalSince(t0) - position.seconds, 1e-9))
                 }
                 position.batch = bi + 1
                 position.seconds = Date().timeIntervalSince(t0)
@@ -449,6 +455,7 @@ public final class Trainer {
 
     func appendMetrics(_ row: [String: Double]) throws {
         try appendLine(row, to: config.output.dir + "/metrics.jsonl")
+        try events?.epoch(row, step: step)
     }
 
     func appendLine(_ row: [String: Double], to path: String) throws {

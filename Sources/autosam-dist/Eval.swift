@@ -10,7 +10,7 @@ struct Eval: ParsableCommand {
         abstract: "Score a trained AutoSAM on datasets: per-image Dice, IoU and MAE, and a paper-style table.",
         discussion: """
             Example: autosam-dist eval --checkpoint runs/demo/best.ckpt --data demo-data/TestDataset --output runs/demo/eval
-            Every dataset found under each --data folder is one row; DIR gets per_image.csv and summary.md.
+            Every dataset found under each --data folder is one row; DIR gets per_image.csv, summary.md and summary.csv (the table).
             """)
 
     @Option(help: "AutoSAM training checkpoint (best.ckpt / last.ckpt).")
@@ -22,7 +22,7 @@ struct Eval: ParsableCommand {
     @Option(help: "A folder holding one or more datasets (repeatable).")
     var data: [String] = []
 
-    @Option(help: "Output folder for per_image.csv and summary.md.")
+    @Option(help: "Output folder for per_image.csv, summary.md and summary.csv.")
     var output: String
 
     @Option(help: "SAM weights (.pth), overriding the path stored in the checkpoint.")
@@ -71,7 +71,7 @@ struct Eval: ParsableCommand {
             try report.write(to: output)
             print(report.table, terminator: "")
             for n in report.notes { print("note: \(n)") }
-            print("wrote \(output)/per_image.csv (\(report.rows.count) images) and \(output)/summary.md")
+            print("wrote \(output)/per_image.csv (\(report.rows.count) images), \(output)/summary.md and \(output)/summary.csv")
         } catch {
             FileHandle.standardError.write(Data("autosam-dist eval: error: \(error)\n".utf8))
             throw ExitCode(1)

@@ -10,10 +10,14 @@ struct Train: ParsableCommand {
         discussion: """
         Example: mpirun -n 2 autosam-dist train --config Configs/demo.yaml
         A run stopped at any point continues exactly with `--resume auto` (same rank count: bitwise).
+        `train --config C --print-config` shows every key's value (Configs/README.md says what each changes).
         """)
 
-    @Option(help: "YAML config (see Configs/).")
-    var config: String
+    @Option(help: "YAML config (see Configs/README.md).")
+    var config: String?
+
+    @Flag(help: "Print the resolved config (every key, defaults and --epochs/--output included) as YAML and exit.")
+    var printConfig = false
 
     @Option(help: "Resume: 'auto' (the newest complete checkpoint in output.dir; none: start fresh) or a checkpoint path.")
     var resume: String?
@@ -40,7 +44,11 @@ struct Train: ParsableCommand {
     var convEngine: String?
 
     func validate() throws {
-        guard FileManager.default.fileExists(atPath: config) else { throw ValidationError("\(config): config file not found") }
+        if let config {
+            guard FileManager.default.fileExists(atPath: config) else { throw ValidationError("\(config): config file not found") }
+        } else if !printConfig {
+            throw ValidationError("give --config (a YAML file, e.g. Configs/demo.yaml)")
+        }
         if let r = resume, r != "auto", !FileManager.default.fileExists(atPath: r) {
             throw ValidationError("\(r): checkpoint not found (give a path or 'auto')")
         }
@@ -50,17 +58,30 @@ struct Train: ParsableCommand {
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
+    /// The config file (or the defaults, for --print-config alone) with the command's overrides.
+    func resolvedConfig() throws -> TrainConfig {
+        var cfg = try config.map(TrainConfig.load) ?? TrainConfig()
+        if let e = epochs { cfg.train.epochs = e }
+        if let i = initFrom {
+            cfg.generator.initFrom = i
+            try cfg.check(path: config ?? "<defaults>")
+        }
+        if let o = output { cfg.output.dir = o }
+        return cfg
+    }
+
     func run() throws {
+        if printConfig {
+            do { print(try resolvedConfig().resolvedYAML(), terminator: "") } catch {
+                FileHandle.standardError.write(Data("autosam-dist train: error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
         let comm = try MPICommunicator.shared()
         defer { MPICommunicator.finalize() }
         do {
-            var cfg = try TrainConfig.load(config)
-            if let e = epochs { cfg.train.epochs = e }
-            if let i = initFrom {
-                cfg.generator.initFrom = i
-                try cfg.check(path: config)
-            }
-            if let o = output { cfg.output.dir = o }
+            let cfg = try resolvedConfig()
             // The batch-invariant mode runs on the reference engine unless told otherwise (and then refuses).
             let engine = convEngine ?? (cfg.distributed.deterministic ? "reference" : nil)
             // …and on one compute thread per rank (OpenBLAS's bits depend on its thread count).

@@ -55,5 +55,7 @@ final class EvalTests: XCTestCase {
         ], checkpoint: "x.ckpt")
         XCTAssertTrue(r.table.contains("| Kvasir | 2 | 70.0 ± 10.0 | 50.0 ± 10.0 | 0.2000 | ≈83 |"), r.table)
         XCTAssertTrue(r.csv.contains("Kvasir,\"b,c.png\",0.600000,0.400000,0.300000"))
+        XCTAssertEqual(r.summaryCSV, "dataset,n,dice_mean,dice_std,iou_mean,iou_std,mae_mean,paper_dice\n"
+                       + "Kvasir,2,0.700000,0.100000,0.500000,0.100000,0.200000,83\n")
     }
 }

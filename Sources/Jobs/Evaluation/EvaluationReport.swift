@@ -1,8 +1,8 @@
 import Datasets
 import Foundation
 
-/// Per-image scores grouped by dataset, written as `per_image.csv` and a Markdown table laid
-/// out like the paper's (one row per dataset, the paper's Dice beside ours).
+/// Per-image scores grouped by dataset, written as `per_image.csv`, a Markdown table laid
+/// out like the paper's (one row per dataset, the paper's Dice beside ours) and that table as `summary.csv`.
 public struct EvaluationReport {
     public struct Row: Equatable {
         public var dataset: String
@@ -94,5 +94,6 @@ public struct EvaluationReport {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data(csv.utf8).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("per_image.csv")), options: .atomic)
         try Data(markdown.utf8).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("summary.md")), options: .atomic)
+        try Data(summaryCSV.utf8).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("summary.csv")), options: .atomic)
     }
 }
