@@ -1,4 +1,5 @@
 import Network
+import Training
 
 /// One rank's share of a global batch in the batch-invariant mode (`distributed.deterministic`):
 /// g keeps each sample's gradient apart, SyncBatchNorm and the loss sums keep the batch's sample
@@ -40,7 +41,7 @@ public enum BatchInvariantStep {
             defer { reducer.contributes = true }
             g.store.keepSamplesApart(1)
             try trace("empty shard (collectives only)") {
-                let side = inputsSide(model)
+                let side = SamplePipeline.generatorSide(model.sam)
                 let (z, gc) = try g.forward(Tensor(zeros: [1, 3, side, side]), training: true)
                 try g.backward(Tensor(zeros: z.shape), gc)
             }
@@ -50,6 +51,4 @@ public enum BatchInvariantStep {
         }
         return (losses, logits)
     }
-
-    static func inputsSide(_ model: AutoSAM) -> Int { min(model.sam.imageSize, 512) }
 }

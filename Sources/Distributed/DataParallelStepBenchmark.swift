@@ -1,5 +1,6 @@
 import Foundation
 import Network
+import Training
 
 /// `bench dist`'s measurement on one rank of a group: the data-parallel training step the
 /// trainer runs (g forward with SyncBatchNorm over the group, frozen mask decoder, BCE + Dice,
@@ -57,7 +58,7 @@ public enum DataParallelStepBenchmark {
         var adam = Adam(parameterCount: g.store.count, lr: 3e-4, weightDecay: 1e-5)
 
         // The same global batch on every rank; each keeps its shard.
-        let side = min(sam.imageSize, 512), b = s.batch
+        let side = SamplePipeline.generatorSide(sam), b = s.batch
         let all = Tensor.uniform([b, 3, side, side], rng: &rng, lo: 0, hi: 1)
         let mine = ShardPlan(ranks: comm.size).range(batchCount: b, rank: comm.rank)
         let images = all.samples(mine)

@@ -10,6 +10,8 @@ public final class SamplePipeline {
     public let cache: EmbeddingCache
     public let encoderID: String
     /// Side of g's input: the SAM input, capped at 512 as the authors do for 1024-input SAMs.
+    /// g's input side for `sam`: SAM's own input, at most 512.
+    public static func generatorSide(_ sam: SAM) -> Int { min(sam.imageSize, 512) }
     public let generatorSide: Int
 
     public struct Prepared {
@@ -25,7 +27,7 @@ public final class SamplePipeline {
         self.sam = sam
         self.cache = cache
         self.encoderID = encoderID
-        generatorSide = min(sam.imageSize, 512)
+        generatorSide = Self.generatorSide(sam)
     }
 
     /// A stable identity for the encoder weights: kind plus a hash of the checkpoint's bytes.

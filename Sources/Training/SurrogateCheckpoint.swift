@@ -12,6 +12,18 @@ import Network
 public enum SurrogateCheckpoint {
     public static let backbone = "surrogate_h"
 
+    /// h with the parameters of checkpoint `ck` (read from `path`), on `context`.
+    public static func decoder(_ ck: TrainingCheckpoint, path: String, context: ExecutionContext) throws -> SurrogateDecoder {
+        var rng = SeededRNG(seed: 0)
+        let h = SurrogateDecoder(context: context, rng: &rng)
+        guard ck.header.parameters.map(\.name) == h.store.parameters.map(\.name),
+              ck.header.parameters.map(\.shape) == h.store.parameters.map(\.shape) else {
+            throw FileError(path: path, problem: "parameters do not match the surrogate decoder h")
+        }
+        h.store.setFlatValues(ck.parameters)
+        return h
+    }
+
     /// A hash of g's parameters and running statistics (what decides its output in eval mode).
     public static func hash(_ g: PromptGenerator) -> String {
         var h = ContentHash()

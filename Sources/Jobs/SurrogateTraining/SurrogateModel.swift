@@ -71,13 +71,7 @@ public struct SurrogateModel {
         guard ck.header.backbone == SurrogateCheckpoint.backbone, let ref = ck.header.generator else {
             throw FileError(path: path, problem: "not a surrogate decoder h checkpoint (it holds a \(ck.header.backbone) generator; write one with train-h)")
         }
-        var rng = SeededRNG(seed: 0)
-        let h = SurrogateDecoder(context: context, rng: &rng)
-        guard ck.header.parameters.map(\.name) == h.store.parameters.map(\.name),
-              ck.header.parameters.map(\.shape) == h.store.parameters.map(\.shape) else {
-            throw FileError(path: path, problem: "parameters do not match the surrogate decoder h")
-        }
-        h.store.setFlatValues(ck.parameters)
+        let h = try SurrogateCheckpoint.decoder(ck, path: path, context: context)
         let gPath = generatorCheckpoint ?? ref.path
         guard FileManager.default.fileExists(atPath: gPath) else {
             throw FileError(path: gPath, problem: "g checkpoint named by \(path) not found (pass the g checkpoint explicitly)")

@@ -35,13 +35,7 @@ public enum StateDictExport {
     }
 
     static func surrogate(_ ck: TrainingCheckpoint, path: String, context: ExecutionContext) throws -> ([StateDictEntry], InteropMetadata) {
-        var rng = SeededRNG(seed: 0)
-        let h = SurrogateDecoder(context: context, rng: &rng)
-        guard ck.header.parameters.map(\.name) == h.store.parameters.map(\.name),
-              ck.header.parameters.map(\.shape) == h.store.parameters.map(\.shape) else {
-            throw FileError(path: path, problem: "parameters do not match the surrogate decoder h")
-        }
-        h.store.setFlatValues(ck.parameters)
+        let h = try SurrogateCheckpoint.decoder(ck, path: path, context: context)
         let entries = h.store.parameters.map { StateDictEntry(name: $0.name, shape: $0.shape, values: .float32(h.store.tensor($0).data)) }
         let cfg = try TrainConfig.parse(ck.header.configYAML, path: path + " (stored config)")
         // h's checkpoint names its g; g's checkpoint knows the SAM weights' hash.
