@@ -27,7 +27,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
-        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CTIFF"]),
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CTIFF", "CPNG"]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
         // AVX2+FMA kernels picked at run time (function-level target attributes, no compiler flags).
         .target(name: "CKernels"),

@@ -95,8 +95,8 @@ int ic_tiff_decode_file(const char *path, int channels, ic_image *out, char *err
     return 0;
 }
 
-int ic_tiff_encode_file(const char *path, const unsigned char *pixels, int width, int height, int channels,
-                        int compression, char *err, size_t errlen) {
+static int ic_tiff_encode(const char *path, const void *pixels, int bits, int width, int height, int channels,
+                          int compression, char *err, size_t errlen) {
     ic_tiff_install();
     TIFF *tif = TIFFOpen(path, "w");
     if (!tif) {
@@ -106,13 +106,14 @@ int ic_tiff_encode_file(const char *path, const unsigned char *pixels, int width
     TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)width);
     TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)height);
     TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)channels);
-    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)8);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)bits);
     TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
     TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, channels == 1 ? PHOTOMETRIC_MINISBLACK : PHOTOMETRIC_RGB);
     TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)compression);
     TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, (uint32_t)16);
     for (int y = 0; y < height; y++) {
-        if (TIFFWriteScanline(tif, (void *)(pixels + (size_t)y * width * channels), (uint32_t)y, 0) < 0) {
+        const unsigned char *line = (const unsigned char *)pixels + (size_t)y * width * channels * (bits / 8);
+        if (TIFFWriteScanline(tif, (void *)line, (uint32_t)y, 0) < 0) {
             ic_tiff_fail(err, errlen, "TIFF write failed");
             TIFFClose(tif);
             return -1;
@@ -120,4 +121,14 @@ int ic_tiff_encode_file(const char *path, const unsigned char *pixels, int width
     }
     TIFFClose(tif);
     return 0;
+}
+
+int ic_tiff_encode_file(const char *path, const unsigned char *pixels, int width, int height, int channels,
+                        int compression, char *err, size_t errlen) {
+    return ic_tiff_encode(path, pixels, 8, width, height, channels, compression, err, errlen);
+}
+
+int ic_tiff_encode16_file(const char *path, const unsigned short *samples, int width, int height, int channels,
+                          int compression, char *err, size_t errlen) {
+    return ic_tiff_encode(path, samples, 16, width, height, channels, compression, err, errlen);
 }

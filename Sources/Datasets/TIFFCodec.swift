@@ -22,4 +22,15 @@ public enum TIFFCodec {
             }
         }
     }
+
+    /// Writes a 16-bit gray or RGB TIFF (for tests and tools).
+    public static func write16(width: Int, height: Int, channels: Int, samples: [UInt16], to path: String,
+                               compression: Compression = .lzw) throws {
+        precondition((channels == 1 || channels == 3) && samples.count == width * height * channels)
+        try samples.withUnsafeBufferPointer { px in
+            try CodecSupport.encode(path: path, what: "cannot write TIFF") { err, len in
+                ic_tiff_encode16_file(path, px.baseAddress, Int32(width), Int32(height), Int32(channels), compression.rawValue, err, len)
+            }
+        }
+    }
 }

@@ -112,7 +112,7 @@ public final class Trainer {
         }
         let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
-        pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache),
+        pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache, precision: config.output.cachePrecision),
                                   encoderID: try SamplePipeline.encoderID(kind: config.model.sam, checkpoint: config.model.checkpoint))
         adam = Adam(parameterCount: g.store.count, lr: config.train.lr, weightDecay: config.train.weightDecay)
         let split = try TrainingSplit.load(config)
@@ -172,8 +172,51 @@ public final class Trainer {
     func augmentation(epoch: Int, index: Int) -> AugmentationParams {
         guard config.augment.enabled else { return .identity }
         var rng = SeededRNG(seed: config.train.seed ^ (UInt64(epoch) << 32) ^ UInt64(index))
-        let v = Int(rng.next() % UInt64(config.augment.variants))
-        return Augmentation.params(seed: config.train.seed &+ UInt64(v) &* 7919, epoch: 0, index: index)
+        return variant(Int(rng.next() % UInt64(config.augment.variants)), index: index)
+    }
+
+    /// Variant `v` of training sample `index`'s augmentation.
+    func variant(_ v: Int, index: Int) -> AugmentationParams {
+        Augmentation.params(seed: config.train.seed &+ UInt64(v) &* 7919, epoch: 0, index: index)
+    }
+
+    /// Encodes every embedding training and validation will read that the cache lacks, with
+    /// the work dealt out over the ranks (item k to rank k mod N), so the encoder runs on
+    /// every core before the first step instead of on one rank at a time inside it. The ranks
+    /// compare counts every few items: one progress line for all, and no rank ever far ahead.
+    func fillCache() throws {
+        var items: [(sample: DatasetSample, augmentation: AugmentationParams)] = []
+        for (i, s) in trainSamples.enumerated() {
+            if config.augment.enabled {
+                for v in 0..<config.augment.variants { items.append((s, variant(v, index: i))) }
+            } else {
+                items.append((s, .identity))
+            }
+        }
+        items += validationSamples.map { ($0, .identity) }
+        phase = "filling the embedding cache"
+        let round = comm.size * 4, t0 = Date()
+        var computed = 0.0, done = 0.0
+        progress.start(total: items.count, label: "embedding cache")
+        for lo in stride(from: 0, to: items.count, by: round) {
+            var counts = [0.0, 0.0]
+            try timeline.span("cache fill", "data") {
+                for k in stride(from: lo + comm.rank, to: min(lo + round, items.count), by: comm.size) {
+                    if try pipeline.fill(items[k].sample, augmentation: items[k].augmentation) { counts[0] += 1 }
+                    counts[1] += 1
+                }
+            }
+            try comm.allReduceSum(&counts)
+            computed += counts[0]
+            done += counts[1]
+            progress.update(done: Int(done), extra: "\(Int(computed)) encoded")
+        }
+        progress.finish()
+        if computed > 0 {
+            let secs = Date().timeIntervalSince(t0)
+            out("embedding cache: encoded \(Int(computed)) of \(items.count) in \(fmt(secs, 1)) s on \(comm.size) rank(s) "
+                + "(\(fmt(computed / max(secs, 1e-9))) images/s), \(config.output.cachePrecision.rawValue), in \(config.output.cache)")
+        }
     }
 
     /// Model inputs for samples `indices` of the training set in `epoch`.
@@ -212,12 +255,15 @@ public final class Trainer {
         out("training \(config.generator.backbone) g (\(model.generator.store.count) parameters) on \(trainSamples.count) images, "
             + "validating on \(validationSamples.count); \(comm.size) rank(s), batch \(cfg.batchSize) × accumulate \(cfg.accumulate)"
             + (comm.size > 1 ? " (shards \(shards))" : ""))
-        if step == 0, position.batch == 0, epoch == 0, comm.isRoot, writesOutputs, !validationSamples.isEmpty {
+        if writesOutputs { try fillCache() }
+        if step == 0, position.batch == 0, epoch == 0, writesOutputs, !validationSamples.isEmpty {
             phase = "initial validation"
             let v = try timeline.span("validation", "evaluation") { try validate() }
             out("epoch 0 (initial): validation Dice \(fmt(v.dice)) IoU \(fmt(v.iou))")
-            history.append(["epoch": 0, "val_dice": v.dice, "val_iou": v.iou])
-            try appendMetrics(history.last!)
+            if comm.isRoot {
+                history.append(["epoch": 0, "val_dice": v.dice, "val_iou": v.iou, "val_mae": v.mae])
+                try appendMetrics(history.last!)
+            }
         }
         while epoch < cfg.epochs {
             if try runEpoch() == .stopped { return }
@@ -288,14 +334,15 @@ public final class Trainer {
                                      "train_dice": position.diceSum / n, "seconds": secs,
                                      "images_per_s": Double(position.samples) / max(secs, 1e-9)]
         position = .init(epoch: epoch, batch: 0, lossSum: 0, diceSum: 0, samples: 0, seconds: 0)
+        progress.finish()
+        if writesOutputs && !validationSamples.isEmpty {
+            phase = "validation after epoch \(epoch)"
+            let v = try timeline.span("validation", "evaluation") { try validate() }
+            row["val_dice"] = v.dice
+            row["val_iou"] = v.iou
+            row["val_mae"] = v.mae
+        }
         if comm.isRoot && writesOutputs {
-            progress.finish()
-            if !validationSamples.isEmpty {
-                phase = "validation after epoch \(epoch)"
-                let v = try timeline.span("validation", "evaluation") { try validate() }
-                row["val_dice"] = v.dice
-                row["val_iou"] = v.iou
-            }
             history.append(row)
             try appendMetrics(row)
             out(summary(row))
@@ -407,11 +454,20 @@ public final class Trainer {
     func optimiserStep(accumulated: Int) {
         let store = model.generator.store
         phase = "optimiser"
+        adam.lr = config.train.schedule.rate(base: config.train.lr, step: step, total: totalSteps,
+                                             warmup: config.train.warmupSteps)
         timeline.span("Adam", "optimiser") {
             store.withMutableValues { adam.update(&$0, grads: store.grads, gradScale: 1 / Float(accumulated)) }
         }
         store.zeroGrads()
         step += 1
+    }
+
+    /// Optimiser steps in the whole run (what a cosine schedule decays over).
+    var totalSteps: Int {
+        let n = trainSamples.count, b = config.train.batchSize
+        let batches = config.train.dropLast ? n / b : (n + b - 1) / b
+        return config.train.epochs * ((batches + config.train.accumulate - 1) / config.train.accumulate)
     }
 
     func stepCheckpointDue() -> Bool {
@@ -440,10 +496,24 @@ public final class Trainer {
         return total / Double(b)
     }
 
-    public func validate() throws -> (dice: Double, iou: Double) {
-        let scores = try Evaluator(model: model, pipeline: pipeline, batchSize: config.train.batchSize).evaluate(validationSamples)
-        let n = Double(max(scores.count, 1))
-        return (scores.map(\.dice).reduce(0, +) / n, scores.map(\.iou).reduce(0, +) / n)
+    /// Mean validation Dice and IoU, on every rank (call it on all of them). Batch c of the
+    /// validation list goes to rank c mod N, so each image is scored in the same batch whatever
+    /// the rank count; each score travels in its own slot (zeros elsewhere, so the sum is
+    /// exact) and is added up in the list's order.
+    public func validate() throws -> (dice: Double, iou: Double, mae: Double) {
+        let evaluator = Evaluator(model: model, pipeline: pipeline, batchSize: config.train.batchSize)
+        let n = validationSamples.count, b = config.train.batchSize
+        var rows = [Double](repeating: 0, count: 3 * n)
+        for (c, lo) in stride(from: 0, to: n, by: b).enumerated() where c % comm.size == comm.rank {
+            for (j, score) in try evaluator.evaluate(Array(validationSamples[lo..<min(lo + b, n)])).enumerated() {
+                rows.replaceSubrange(3 * (lo + j)..<3 * (lo + j + 1), with: [score.dice, score.iou, score.mae])
+            }
+        }
+        try comm.allReduceSum(&rows)
+        var sums = [0.0, 0.0, 0.0]
+        for i in 0..<n { for k in 0..<3 { sums[k] += rows[3 * i + k] } }
+        let m = Double(max(n, 1))
+        return (sums[0] / m, sums[1] / m, sums[2] / m)
     }
 
     func summary(_ r: [String: Double]) -> String {

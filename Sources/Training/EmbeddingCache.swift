@@ -17,27 +17,30 @@ public struct EmbeddingKey: Hashable, Sendable {
     }
 
     var material: String { "image=\(image.hex);aug=\(augmentation);encoder=\(encoder)" }
-
-    var fileName: String {
-        var h = ContentHash()
-        h.update(material)
-        return h.hex + ".emb"
-    }
 }
 
-/// Frozen-encoder outputs on disk, one file per (image, augmentation, encoder), read back
-/// memory-mapped. The encoder is the most expensive part of a step and its output depends
+/// How cached embeddings are stored: float32 (4 MB per LiteMedSAM embedding) or float16
+/// (2 MB; the value read back is the float16 rounding, on a miss as on a hit).
+public enum CachePrecision: String, Codable, Sendable, CaseIterable {
+    case float32, float16
+    var bytes: Int { self == .float32 ? 4 : 2 }
+}
+
+/// Frozen-encoder outputs on disk, one file per (image, augmentation, encoder, precision), read
+/// back memory-mapped. The encoder is the most expensive part of a step and its output depends
 /// only on the key, so each distinct input is encoded once. Entries are written atomically,
 /// so ranks sharing a directory never read a partial entry.
 public final class EmbeddingCache {
     public let directory: String
+    public let precision: CachePrecision
     public private(set) var hits = 0
     public private(set) var misses = 0
     public private(set) var rejected = 0
-    private let magic: [UInt8] = Array("ASEC0001".utf8)
+    private var magic: [UInt8] { Array((precision == .float32 ? "ASEC0001" : "ASEC0002").utf8) }
 
-    public init(directory: String) throws {
+    public init(directory: String, precision: CachePrecision = .float32) throws {
         self.directory = directory
+        self.precision = precision
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -45,7 +48,26 @@ public final class EmbeddingCache {
         }
     }
 
-    public func path(for key: EmbeddingKey) -> String { directory + "/" + key.fileName }
+    /// float32 entries keep the original key material, so caches written before the choice
+    /// existed stay valid.
+    func material(_ key: EmbeddingKey) -> String {
+        precision == .float32 ? key.material : key.material + ";precision=\(precision.rawValue)"
+    }
+
+    public func path(for key: EmbeddingKey) -> String {
+        var h = ContentHash()
+        h.update(material(key))
+        return directory + "/" + h.hex + ".emb"
+    }
+
+    /// Whether an entry of the right size exists (without reading it: for filling the cache).
+    public func contains(_ key: EmbeddingKey, count: Int) -> Bool {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path(for: key)),
+              let size = a[.size] as? Int else { return false }
+        return size == headerSize(key, rank: 3) + count * precision.bytes
+    }
+
+    func headerSize(_ key: EmbeddingKey, rank: Int) -> Int { magic.count + 4 + material(key).utf8.count + 4 + 4 * rank }
 
     /// The cached embedding, or nil (a missing, foreign or damaged entry is a miss).
     public func lookup(_ key: EmbeddingKey) -> Tensor? {
@@ -64,21 +86,25 @@ public final class EmbeddingCache {
 
     public func store(_ key: EmbeddingKey, _ embedding: Tensor) throws {
         var d = Data(magic)
-        let mat = Array(key.material.utf8)
+        let mat = Array(material(key).utf8)
         appendU32(&d, UInt32(mat.count))
         d.append(contentsOf: mat)
         appendU32(&d, UInt32(embedding.shape.count))
         for s in embedding.shape { appendU32(&d, UInt32(s)) }
-        embedding.data.withUnsafeBytes { d.append(contentsOf: $0) }
+        switch precision {
+        case .float32: embedding.data.withUnsafeBytes { d.append(contentsOf: $0) }
+        case .float16: embedding.data.map { Float16($0).bitPattern.littleEndian }.withUnsafeBytes { d.append(contentsOf: $0) }
+        }
         try AtomicFile.write(d, to: path(for: key))
     }
 
-    /// The embedding for `key`, computing and storing it on a miss.
+    /// The embedding for `key`, computing and storing it on a miss. A computed embedding is
+    /// returned as stored, so a cold run and a warm one see the same values.
     public func embedding(_ key: EmbeddingKey, compute: () throws -> Tensor) throws -> Tensor {
         if let t = lookup(key) { return t }
         let t = try compute()
         try store(key, t)
-        return t
+        return precision == .float16 ? Tensor(shape: t.shape, data: t.data.map { Float(Float16($0)) }) : t
     }
 
     private func decode(_ d: Data, key: EmbeddingKey) -> Tensor? {
@@ -94,13 +120,25 @@ public final class EmbeddingCache {
         guard let ml = u32(), off + Int(ml) <= d.count else { return nil }
         let mat = String(decoding: d[d.startIndex + off..<d.startIndex + off + Int(ml)], as: UTF8.self)
         off += Int(ml)
-        guard mat == key.material, let rank = u32(), rank <= 8 else { return nil }
+        guard mat == material(key), let rank = u32(), rank <= 8 else { return nil }
         var shape: [Int] = []
         for _ in 0..<rank { guard let s = u32() else { return nil }; shape.append(Int(s)) }
-        let n = shape.reduce(1, *)
-        guard d.count == off + n * 4 else { return nil }
+        let n = shape.reduce(1, *), width = precision.bytes
+        guard d.count == off + n * width else { return nil }
+        let body = (d.startIndex + off)..<(d.startIndex + off + n * width)
         var vals = [Float](repeating: 0, count: n)
-        _ = vals.withUnsafeMutableBytes { d.copyBytes(to: $0, from: (d.startIndex + off)..<(d.startIndex + off + n * 4)) }
+        switch precision {
+        case .float32:
+            _ = vals.withUnsafeMutableBytes { d.copyBytes(to: $0, from: body) }
+        case .float16:
+            d[body].withUnsafeBytes { raw in
+                vals.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n {
+                        out[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                    }
+                }
+            }
+        }
         return Tensor(shape: shape, data: vals)
     }
 

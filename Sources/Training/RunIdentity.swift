@@ -26,8 +26,16 @@ public struct RunIdentity: Codable, Equatable, Sendable {
 
     /// The keys whose change changes what training computes.
     static func settings(_ c: TrainConfig) -> [String] {
-        // init_from only when set, so checkpoints from before the key resume unchanged.
-        (c.generator.initFrom.map { ["generator.init_from: \($0)"] } ?? []) + [
+        // init_from and the schedule only when set, so checkpoints from before those keys resume unchanged.
+        var optional = c.generator.initFrom.map { ["generator.init_from: \($0)"] } ?? []
+        if c.train.schedule != .constant || c.train.warmupSteps > 0 {
+            optional += ["train.schedule: \(c.train.schedule.rawValue)", "train.warmup_steps: \(c.train.warmupSteps)"]
+            // A cosine decays over the whole run, so the epoch count changes every step's rate.
+            if c.train.schedule == .cosine { optional.append("train.epochs: \(c.train.epochs)") }
+        }
+        // Absent means float32, the only precision before the key existed.
+        if c.output.cachePrecision != .float32 { optional.append("output.cache_precision: \(c.output.cachePrecision.rawValue)") }
+        return optional + [
             "model.sam: \(c.model.sam.rawValue)",
             "generator.backbone: \(c.generator.backbone)",
             "generator.pretrained: \(c.generator.pretrained ?? "none")",
@@ -51,8 +59,12 @@ public struct RunIdentity: Codable, Equatable, Sendable {
             out.append("SAM weights: SHA-256 \(samSHA256.prefix(16))… in the checkpoint, \(now.samSHA256.prefix(16))… now")
         }
         let then = Dictionary(settings.map(Self.split), uniquingKeysWith: { a, _ in a })
+        let current = Dictionary(now.settings.map(Self.split), uniquingKeysWith: { a, _ in a })
         for (key, value) in now.settings.map(Self.split) where then[key] != value {
             out.append("\(key): \(then[key] ?? "absent") in the checkpoint, \(value) now")
+        }
+        for (key, value) in settings.map(Self.split) where current[key] == nil {
+            out.append("\(key): \(value) in the checkpoint, absent now")
         }
         out += manifest.differences(from: now.manifest)
         return out

@@ -54,17 +54,39 @@ public final class SamplePipeline {
             image = Augmentation.apply(augmentation, to: image)
             mask = Augmentation.apply(augmentation, to: mask)
         }
-        let norm: InputNormalization = sam.kind == .liteMedSAM ? .minMax : .samPixelMeanStd
-        let pre = Preprocessing.image(image, side: sam.imageSize, normalization: norm)
-        let key = EmbeddingKey(image: .of(bytes), augmentation: Self.describe(augmentation), encoder: encoderID)
-        let side = sam.imageSize
-        let emb = try cache.embedding(key) {
-            let e = try sam.imageEncoder(Tensor(shape: [1, 3, side, side], data: pre.data))
-            return e.reshaped(Array(e.shape.dropFirst()))
-        }
+        let pre = preprocess(image)
+        let emb = try cache.embedding(key(bytes, augmentation)) { try encode(pre.data) }
         let lowRes = sam.embeddingSize * 4
         let target = Preprocessing.mask(mask, side: lowRes).pixels.map { Float($0) }
         return Prepared(image: pre.data, embedding: emb, target: target, mask: original, extent: pre.extent, name: sample.name)
+    }
+
+    /// Encodes and stores the embedding of `sample` under `augmentation` unless the cache holds
+    /// it; true when it was computed. Reads only the image (filling the cache before training).
+    public func fill(_ sample: DatasetSample, augmentation: AugmentationParams) throws -> Bool {
+        let bytes = try readBytes(sample.imagePath)
+        let key = key(bytes, augmentation), e = sam.embeddingSize
+        if cache.contains(key, count: sam.maskDecoder.dim * e * e) { return false }
+        var image = try ImageDecoder.read(sample.imagePath, channels: 3)
+        if !augmentation.isIdentity { image = Augmentation.apply(augmentation, to: image) }
+        try cache.store(key, try encode(preprocess(image).data))
+        return true
+    }
+
+    func key(_ bytes: [UInt8], _ augmentation: AugmentationParams) -> EmbeddingKey {
+        EmbeddingKey(image: .of(bytes), augmentation: Self.describe(augmentation), encoder: encoderID)
+    }
+
+    func preprocess(_ image: Image) -> (data: [Float], extent: ResizedExtent) {
+        let norm: InputNormalization = sam.kind == .liteMedSAM ? .minMax : .samPixelMeanStd
+        let pre = Preprocessing.image(image, side: sam.imageSize, normalization: norm)
+        return (pre.data, pre.extent)
+    }
+
+    func encode(_ input: [Float]) throws -> Tensor {
+        let side = sam.imageSize
+        let e = try sam.imageEncoder(Tensor(shape: [1, 3, side, side], data: input))
+        return e.reshaped(Array(e.shape.dropFirst()))
     }
 
     /// Stacks prepared samples into g's input, the embeddings and the targets.

@@ -84,9 +84,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var seed: UInt64 = 0
         /// Drop the epoch's last, smaller batch instead of training on it.
         public var dropLast: Bool = false
+        /// The learning rate over the run: constant (the paper's), or cosine decay to 0 at the last step.
+        public var schedule: LRSchedule = .constant
+        /// Optimiser steps over which the learning rate ramps linearly up to `lr` first.
+        public var warmupSteps: Int = 0
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case epochs, accumulate, lr, seed
-            case batchSize = "batch_size", weightDecay = "weight_decay", dropLast = "drop_last"
+            case epochs, accumulate, lr, seed, schedule
+            case batchSize = "batch_size", weightDecay = "weight_decay", dropLast = "drop_last", warmupSteps = "warmup_steps"
         }
         public init() {}
         public init(from decoder: Decoder) throws {
@@ -99,6 +103,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
             seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
             dropLast = try c.decodeIfPresent(Bool.self, forKey: .dropLast) ?? dropLast
+            schedule = try c.decodeIfPresent(LRSchedule.self, forKey: .schedule) ?? schedule
+            warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
         }
     }
 
@@ -117,6 +123,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public struct Output: Codable, Equatable, Sendable {
         public var dir: String = "runs/demo"
         public var cache: String = "runs/embedding-cache"
+        /// How the cache stores embeddings: float16 (half the disk and memory) or float32.
+        public var cachePrecision: CachePrecision = .float16
         /// Epochs between `last.ckpt` writes.
         public var checkpointEvery: Int = 1
         /// Optimiser steps between step checkpoints (`step-<n>.ckpt`); nil: none.
@@ -126,7 +134,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         /// Step checkpoints kept (the newest); `best.ckpt` and `last.ckpt` are kept besides.
         public var keep: Int = 3
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case dir, cache, keep, checkpointEvery = "checkpoint_every"
+            case dir, cache, keep, checkpointEvery = "checkpoint_every", cachePrecision = "cache_precision"
             case checkpointEverySteps = "checkpoint_every_steps", checkpointEveryMinutes = "checkpoint_every_minutes"
         }
         public init() {}
@@ -135,6 +143,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             dir = try c.decodeIfPresent(String.self, forKey: .dir) ?? dir
             cache = try c.decodeIfPresent(String.self, forKey: .cache) ?? cache
+            cachePrecision = try c.decodeIfPresent(CachePrecision.self, forKey: .cachePrecision) ?? cachePrecision
             checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
             checkpointEverySteps = try c.decodeIfPresent(Int.self, forKey: .checkpointEverySteps)
             checkpointEveryMinutes = try c.decodeIfPresent(Double.self, forKey: .checkpointEveryMinutes)
@@ -228,6 +237,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if train.accumulate < 1 { throw bad("train.accumulate must be at least 1, got \(train.accumulate)") }
         if !(train.lr > 0) { throw bad("train.lr must be positive, got \(train.lr)") }
         if train.weightDecay < 0 { throw bad("train.weight_decay must not be negative") }
+        if train.warmupSteps < 0 { throw bad("train.warmup_steps must not be negative, got \(train.warmupSteps)") }
         if augment.variants < 1 { throw bad("augment.variants must be at least 1, got \(augment.variants)") }
         if !(0..<1).contains(data.validationFraction) { throw bad("data.validation_fraction must be in [0, 1), got \(data.validationFraction)") }
         if output.checkpointEvery < 1 { throw bad("output.checkpoint_every must be at least 1") }
@@ -246,6 +256,22 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
 
     public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+}
+
+/// The learning rate as a function of the optimiser step.
+public enum LRSchedule: String, Codable, Sendable, CaseIterable {
+    case constant, cosine
+
+    /// The rate for optimiser step `step` (0-based) of `total`, after `warmup` linear steps.
+    public func rate(base: Float, step: Int, total: Int, warmup: Int) -> Float {
+        var f = 1.0
+        if warmup > 0 && step < warmup { f = Double(step + 1) / Double(warmup) }
+        if self == .cosine && total > warmup {
+            let t = Double(max(step - warmup, 0)) / Double(total - warmup)
+            f *= 0.5 * (1 + cos(Double.pi * min(t, 1)))
+        }
+        return Float(Double(base) * f)
+    }
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Equatable {

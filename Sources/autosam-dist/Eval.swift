@@ -22,6 +22,12 @@ struct Eval: ParsableCommand {
     @Option(help: "A folder holding one or more datasets (repeatable).")
     var data: [String] = []
 
+    @Option(help: "Score a split of the checkpoint's training config instead of (or beside) --data folders: 'validation' (the held-out images the run chose on).")
+    var split: String?
+
+    @Flag(help: "Also score SAM prompted with each ground-truth mask's bounding box (no g): what a person's box would reach.")
+    var boxBaseline = false
+
     @Option(help: "Output folder for per_image.csv, summary.md and summary.csv.")
     var output: String
 
@@ -47,7 +53,11 @@ struct Eval: ParsableCommand {
         guard checkpoint != nil || g != nil else { throw ValidationError("give --checkpoint, --g, or both") }
         if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("\(c): checkpoint not found") }
         if let f = g, !FileManager.default.fileExists(atPath: f) { throw ValidationError("\(f): --g file not found") }
-        guard !data.isEmpty else { throw ValidationError("give at least one --data folder") }
+        guard !data.isEmpty || split != nil else { throw ValidationError("give at least one --data folder, or --split validation") }
+        if let sp = split {
+            guard sp == "validation" else { throw ValidationError("--split: only 'validation' is known, got '\(sp)'") }
+            guard checkpoint != nil else { throw ValidationError("--split validation needs --checkpoint (its config names the split)") }
+        }
         for d in data {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue else {
@@ -64,10 +74,21 @@ struct Eval: ParsableCommand {
         do {
             let context = try ThreadPolicy.context(explicit: threads)
             let (model, config, label, h) = try load(context)
-            let report = try EvaluationRun.run(
+            var report = try EvaluationRun.run(
                 model: model, samCheckpoint: config.model.checkpoint, checkpointPath: label,
-                roots: data, skipBad: skipBad, cacheDirectory: cache ?? config.output.cache,
-                batchSize: batchSize, surrogate: h) { print($0) }
+                roots: data, skipBad: skipBad, cacheDirectory: cache ?? config.output.cache, cachePrecision: config.output.cachePrecision,
+                batchSize: batchSize, surrogate: h, boxBaseline: boxBaseline) { print($0) }
+            if split != nil {
+                // The same held-out images training validated on (same seed, fraction and folder).
+                let held = try TrainingSplit.load(config).validation
+                guard !held.isEmpty else { throw ConfigError(path: label, problem: "the checkpoint's config holds out no validation images") }
+                let part = try EvaluationRun.score(
+                    [("validation (\(config.data.validation ?? config.data.train))", held)], model: model,
+                    samCheckpoint: config.model.checkpoint, checkpointPath: label, cacheDirectory: cache ?? config.output.cache,
+                    cachePrecision: config.output.cachePrecision, batchSize: batchSize, surrogate: h, boxBaseline: boxBaseline) { print($0) }
+                report.rows = part.rows + report.rows
+                for n in part.notes where !report.notes.contains(n) { report.notes.append(n) }
+            }
             try report.write(to: output)
             print(report.table, terminator: "")
             for n in report.notes { print("note: \(n)") }

@@ -31,6 +31,9 @@ struct Train: ParsableCommand {
     @Option(help: "Stop after this many optimiser steps in all, writing a step checkpoint there.")
     var maxSteps: Int?
 
+    @Option(help: "Override data.train (the training folder; the validation split is held out of it unless data.validation is set).")
+    var data: String?
+
     @Option(help: "Override output.dir (checkpoints, metrics.jsonl, steps.jsonl).")
     var output: String?
 
@@ -52,6 +55,7 @@ struct Train: ParsableCommand {
         if let r = resume, r != "auto", !FileManager.default.fileExists(atPath: r) {
             throw ValidationError("\(r): checkpoint not found (give a path or 'auto')")
         }
+        if let d = data, !FileManager.default.fileExists(atPath: d) { throw ValidationError("\(d): --data folder not found") }
         if let i = initFrom, !FileManager.default.fileExists(atPath: i) { throw ValidationError("\(i): --init-from file not found") }
         if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
         if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
@@ -67,6 +71,7 @@ struct Train: ParsableCommand {
             try cfg.check(path: config ?? "<defaults>")
         }
         if let o = output { cfg.output.dir = o }
+        if let d = data { cfg.data.train = d }
         return cfg
     }
 

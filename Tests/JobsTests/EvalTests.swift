@@ -38,9 +38,10 @@ final class EvalTests: XCTestCase {
     }
 
     func testPaperLookupAndTableLayout() {
-        XCTAssertEqual(PaperResults.lookup("TestDataset/Kvasir")?.dice, 83)
-        XCTAssertEqual(PaperResults.lookup("Kvasir-SEG")?.dice, 83)
-        XCTAssertEqual(PaperResults.lookup("TestDataset/CVC-ClinicDB")?.dataset, "CVC-ClinicDB")
+        // The paper gives no Kvasir-SEG or CVC-ClinicDB figure: no number rather than ColonDB's.
+        XCTAssertNil(PaperResults.lookup("TestDataset/Kvasir"))
+        XCTAssertNil(PaperResults.lookup("Kvasir-SEG"))
+        XCTAssertNil(PaperResults.lookup("TestDataset/CVC-ClinicDB"))
         XCTAssertEqual(PaperResults.lookup("CVC-ColonDB")?.dataset, "CVC-ColonDB")
         XCTAssertEqual(PaperResults.lookup("ETIS-LaribPolypDB")?.dice, 79.7)
         XCTAssertEqual(PaperResults.lookup("GlaS")?.dice, 92.8)
@@ -50,12 +51,22 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(PaperResults.lookup("SUN-SEG/TestHardDataset")?.dice, 76)
         XCTAssertNil(PaperResults.lookup("Demo"))
         let r = EvaluationReport(rows: [
-            .init(dataset: "Kvasir", image: "a.png", dice: 0.8, iou: 0.6, mae: 0.1),
-            .init(dataset: "Kvasir", image: "b,c.png", dice: 0.6, iou: 0.4, mae: 0.3),
+            .init(dataset: "CVC-ColonDB", image: "a.png", dice: 0.8, iou: 0.6, mae: 0.1),
+            .init(dataset: "CVC-ColonDB", image: "b,c.png", dice: 0.6, iou: 0.4, mae: 0.3),
+            .init(dataset: "Kvasir", image: "k.png", dice: 0.5, iou: 0.25, mae: 0.2),
         ], checkpoint: "x.ckpt")
-        XCTAssertTrue(r.table.contains("| Kvasir | 2 | 70.0 ± 10.0 | 50.0 ± 10.0 | 0.2000 | ≈83 |"), r.table)
-        XCTAssertTrue(r.csv.contains("Kvasir,\"b,c.png\",0.600000,0.400000,0.300000"))
+        XCTAssertTrue(r.table.contains("| CVC-ColonDB | 2 | 70.0 ± 10.0 | 50.0 ± 10.0 | 0.2000 | ≈83 |"), r.table)
+        XCTAssertTrue(r.table.contains("| Kvasir | 1 | 50.0 ± 0.0 | 25.0 ± 0.0 | 0.2000 | — |"), r.table)
+        XCTAssertTrue(r.csv.contains("CVC-ColonDB,\"b,c.png\",0.600000,0.400000,0.300000"))
         XCTAssertEqual(r.summaryCSV, "dataset,n,dice_mean,dice_std,iou_mean,iou_std,mae_mean,paper_dice\n"
-                       + "Kvasir,2,0.700000,0.100000,0.500000,0.100000,0.200000,83\n")
+                       + "CVC-ColonDB,2,0.700000,0.100000,0.500000,0.100000,0.200000,83\n"
+                       + "Kvasir,1,0.500000,0.000000,0.250000,0.000000,0.200000,\n")
+        // The box-prompted baseline adds its own columns, and only when scored.
+        var boxed = r
+        for i in boxed.rows.indices { boxed.rows[i].boxDice = 0.9; boxed.rows[i].boxIoU = 0.8 }
+        XCTAssertTrue(boxed.table.contains("| SAM + true box Dice (%) |"), boxed.table)
+        XCTAssertTrue(boxed.table.contains("| Kvasir | 1 | 50.0 ± 0.0 | 25.0 ± 0.0 | 0.2000 | 90.0 ± 0.0 | — |"), boxed.table)
+        XCTAssertTrue(boxed.csv.hasPrefix("dataset,image,dice,iou,mae,box_dice,box_iou\n"))
+        XCTAssertFalse(r.csv.contains("box_dice"))
     }
 }

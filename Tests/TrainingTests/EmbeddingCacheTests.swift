@@ -57,4 +57,27 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertEqual(t.data[0], 3)
         XCTAssertEqual(cache.lookup(k)?.data[0], 3)
     }
+
+    /// float16 entries: half the bytes, the float16 rounding served on a miss as on a hit (so a
+    /// cold run equals a warm one), and never mixed up with float32 entries of the same key.
+    func testFloat16EntriesAreHalfSizeAndServeTheSameRoundingColdAndWarm() throws {
+        let half = try EmbeddingCache(directory: dir, precision: .float16)
+        let full = try EmbeddingCache(directory: dir, precision: .float32)
+        let t = Tensor(shape: [4, 8, 8], data: (0..<256).map { Float($0) * 0.013 - 1.3 })
+        let cold = try half.embedding(key([5])) { t }
+        let warm = try half.embedding(key([5])) { XCTFail("must be a hit"); return t }
+        XCTAssertEqual(cold.data.map(\.bitPattern), warm.data.map(\.bitPattern))
+        XCTAssertEqual(cold.data, t.data.map { Float(Float16($0)) })
+        XCTAssertNotEqual(cold.data, t.data, "float16 rounds these values")
+        let worst = zip(cold.data, t.data).map { abs($0 - $1) / max(abs($1), 1e-3) }.max()!
+        XCTAssertLessThanOrEqual(worst, 1.0 / 2048)
+        XCTAssertTrue(half.contains(key([5]), count: 256))
+        XCTAssertFalse(full.contains(key([5]), count: 256))
+        XCTAssertNil(full.lookup(key([5])), "a float32 cache must not read a float16 entry")
+        try full.store(key([5]), t)
+        let a32 = try FileManager.default.attributesOfItem(atPath: full.path(for: key([5])))[.size] as! Int
+        let a16 = try FileManager.default.attributesOfItem(atPath: half.path(for: key([5])))[.size] as! Int
+        XCTAssertEqual(a32 - a16, 256 * 2 - ";precision=float16".utf8.count, "2 bytes less per value; the key notes the precision")
+        XCTAssertEqual(full.lookup(key([5]))?.data, t.data)
+    }
 }

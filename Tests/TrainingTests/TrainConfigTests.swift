@@ -74,4 +74,46 @@ final class TrainConfigTests: XCTestCase {
         c.data.test = ["a", "b"]
         XCTAssertEqual(try TrainConfig.parse(try c.yaml()), c)
     }
+
+    /// Linear warm-up to the peak, then a half cosine to 0 over the run; constant stays constant.
+    func testLearningRateSchedules() {
+        let c = LRSchedule.cosine, k = LRSchedule.constant
+        XCTAssertEqual(k.rate(base: 1e-3, step: 57, total: 100, warmup: 0), 1e-3)
+        XCTAssertEqual(k.rate(base: 1e-3, step: 0, total: 100, warmup: 4), 2.5e-4, accuracy: 1e-9)
+        XCTAssertEqual(c.rate(base: 1e-3, step: 0, total: 100, warmup: 4), 2.5e-4, accuracy: 1e-9)
+        XCTAssertEqual(c.rate(base: 1e-3, step: 3, total: 100, warmup: 4), 1e-3, accuracy: 1e-9)
+        XCTAssertEqual(c.rate(base: 1e-3, step: 4, total: 100, warmup: 4), 1e-3, accuracy: 1e-9)
+        XCTAssertEqual(c.rate(base: 1e-3, step: 52, total: 100, warmup: 4), 5e-4, accuracy: 1e-9, "half way after the warm-up")
+        let last = c.rate(base: 1e-3, step: 99, total: 100, warmup: 4)
+        XCTAssertGreaterThan(last, 0)
+        XCTAssertLessThan(last, 1e-6)
+        let rates = (0..<100).map { c.rate(base: 1e-3, step: $0, total: 100, warmup: 4) }
+        XCTAssertEqual(rates.dropFirst(4), rates.dropFirst(4).sorted(by: >)[...], "non-increasing after the warm-up")
+    }
+
+    /// The schedule changes what training computes, so a checkpoint records it; under a cosine
+    /// the epoch count does too, and a key the checkpoint has but the run lacks is named.
+    func testScheduleAndCachePrecisionAreRecordedAndRefused() throws {
+        var cosine = TrainConfig()
+        cosine.train.schedule = .cosine
+        cosine.train.warmupSteps = 10
+        let manifest = try DatasetManifest(train: [], validation: [])
+        let then = RunIdentity(config: cosine, samSHA256: "s", manifest: manifest)
+        var constant = TrainConfig()
+        constant.output.cachePrecision = .float32
+        let diffs = then.differences(from: RunIdentity(config: constant, samSHA256: "s", manifest: manifest))
+        XCTAssertTrue(diffs.contains("train.schedule: cosine in the checkpoint, absent now"), "\(diffs)")
+        XCTAssertTrue(diffs.contains("train.warmup_steps: 10 in the checkpoint, absent now"), "\(diffs)")
+        XCTAssertTrue(diffs.contains("output.cache_precision: float16 in the checkpoint, absent now"), "\(diffs)")
+        var longer = cosine
+        longer.train.epochs += 5
+        XCTAssertEqual(then.differences(from: RunIdentity(config: longer, samSHA256: "s", manifest: manifest)),
+                       ["train.epochs: 20 in the checkpoint, 25 now"])
+        var plain = TrainConfig(), plainLonger = TrainConfig()
+        plainLonger.train.epochs += 5
+        plain.output.dir = "elsewhere"
+        XCTAssertEqual(RunIdentity(config: plain, samSHA256: "s", manifest: manifest)
+            .differences(from: RunIdentity(config: plainLonger, samSHA256: "s", manifest: manifest)), [],
+                       "with a constant rate the epoch count may change on resume")
+    }
 }

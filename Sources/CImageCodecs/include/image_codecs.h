@@ -27,6 +27,16 @@ int ic_tiff_decode_file(const char *path, int channels, ic_image *out, char *err
 /// Writes an 8-bit gray or RGB TIFF (compression: 1 none, 5 LZW, 32773 PackBits).
 int ic_tiff_encode_file(const char *path, const unsigned char *pixels, int width, int height, int channels,
                         int compression, char *err, size_t errlen);
+/// The same with 16-bit samples (native byte order), for tests of 16-bit decoding.
+int ic_tiff_encode16_file(const char *path, const unsigned short *samples, int width, int height, int channels,
+                          int compression, char *err, size_t errlen);
+
+/// 16-bit PNG via libpng's low-level API: samples scaled to 8 bits as stored (v/257 rounded, no
+/// gamma step; alpha dropped). channels: 1 (gray: the sample for gray files, else ITU-R 601 luma) or 3.
+int ic_png_decode16_file(const char *path, int channels, ic_image *out, char *err, size_t errlen);
+/// Writes a 16-bit gray or RGB PNG (no gamma chunk) from native-endian samples.
+int ic_png_encode16_file(const char *path, const unsigned short *samples, int width, int height, int channels,
+                         char *err, size_t errlen);
 
 void ic_image_free(ic_image *image);
 

@@ -13,6 +13,9 @@ public struct EvaluationReport {
         /// h(g(I)) scores, when a surrogate decoder was evaluated too.
         public var hDice: Double? = nil
         public var hIoU: Double? = nil
+        /// SAM prompted with the ground truth's bounding box: what a person's box would reach.
+        public var boxDice: Double? = nil
+        public var boxIoU: Double? = nil
     }
 
     public struct DatasetSummary {
@@ -21,6 +24,7 @@ public struct EvaluationReport {
         public var iou: MeanStd
         public var mae: MeanStd
         public var hDice: MeanStd?
+        public var boxDice: MeanStd?
         public var paper: PaperResults.Entry?
     }
 
@@ -43,16 +47,18 @@ public struct EvaluationReport {
             return DatasetSummary(dataset: d, dice: MeanStd(rs.map(\.dice)), iou: MeanStd(rs.map(\.iou)),
                                   mae: MeanStd(rs.map(\.mae)),
                                   hDice: rs.allSatisfy { $0.hDice != nil } ? MeanStd(rs.compactMap(\.hDice)) : nil,
+                                  boxDice: rs.allSatisfy { $0.boxDice != nil } ? MeanStd(rs.compactMap(\.boxDice)) : nil,
                                   paper: PaperResults.lookup(d))
         }
     }
 
     public var csv: String {
-        let withH = rows.contains { $0.hDice != nil }
-        var s = "dataset,image,dice,iou,mae" + (withH ? ",h_dice,h_iou" : "") + "\n"
+        let withH = rows.contains { $0.hDice != nil }, withBox = rows.contains { $0.boxDice != nil }
+        var s = "dataset,image,dice,iou,mae" + (withH ? ",h_dice,h_iou" : "") + (withBox ? ",box_dice,box_iou" : "") + "\n"
         for r in rows {
             var f = [Self.csvField(r.dataset), Self.csvField(r.image), Self.num(r.dice), Self.num(r.iou), Self.num(r.mae)]
             if withH { f += [r.hDice.map(Self.num) ?? "", r.hIoU.map(Self.num) ?? ""] }
+            if withBox { f += [r.boxDice.map(Self.num) ?? "", r.boxIoU.map(Self.num) ?? ""] }
             s += f.joined(separator: ",") + "\n"
         }
         return s
@@ -69,13 +75,15 @@ public struct EvaluationReport {
     static func pct(_ m: MeanStd) -> String { String(format: "%.1f ± %.1f", 100 * m.mean, 100 * m.std) }
 
     public var table: String {
-        let withH = summaries.contains { $0.hDice != nil }
-        var s = "| Dataset | n | Dice (%) | IoU (%) | MAE |" + (withH ? " h(g(I)) Dice (%) |" : "") + " Paper Dice (%) |\n"
-        s += "|---|---:|---:|---:|---:|" + (withH ? "---:|" : "") + "---:|\n"
+        let withH = summaries.contains { $0.hDice != nil }, withBox = summaries.contains { $0.boxDice != nil }
+        var s = "| Dataset | n | Dice (%) | IoU (%) | MAE |" + (withH ? " h(g(I)) Dice (%) |" : "")
+            + (withBox ? " SAM + true box Dice (%) |" : "") + " Paper Dice (%) |\n"
+        s += "|---|---:|---:|---:|---:|" + (withH ? "---:|" : "") + (withBox ? "---:|" : "") + "---:|\n"
         for d in summaries {
             let paper = d.paper.map { ($0.approximate ? "≈" : "") + String(format: "%g", $0.dice) } ?? "—"
             s += "| \(d.dataset.replacingOccurrences(of: "|", with: "\\|")) | \(d.dice.count) | \(Self.pct(d.dice)) | \(Self.pct(d.iou)) | "
-                + String(format: "%.4f", d.mae.mean) + " |" + (withH ? " \(d.hDice.map(Self.pct) ?? "—") |" : "") + " \(paper) |\n"
+                + String(format: "%.4f", d.mae.mean) + " |" + (withH ? " \(d.hDice.map(Self.pct) ?? "—") |" : "")
+                + (withBox ? " \(d.boxDice.map(Self.pct) ?? "—") |" : "") + " \(paper) |\n"
         }
         return s
     }

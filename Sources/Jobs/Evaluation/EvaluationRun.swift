@@ -3,13 +3,15 @@ import Foundation
 import Network
 import Training
 
-/// `autosam-dist eval`: every dataset found under each root, scored image by image with the
-/// Evaluator (Dice, IoU, MAE at the original resolution, threshold 0.5).
+/// `autosam-dist eval`: every dataset found under each root (or a named list of samples, such as
+/// a training run's validation split), scored image by image with the Evaluator (Dice, IoU, MAE
+/// at the original resolution, threshold 0.5).
 public enum EvaluationRun {
     public static func run(model: AutoSAM, samCheckpoint: String, checkpointPath: String, roots: [String],
-                           skipBad: Bool, cacheDirectory: String, batchSize: Int = 10,
-                           surrogate: SurrogateModel? = nil, log: (String) -> Void = { _ in }) throws -> EvaluationReport {
-        var sets: [SegmentationDataset] = []
+                           skipBad: Bool, cacheDirectory: String, cachePrecision: CachePrecision = .float16, batchSize: Int = 10,
+                           surrogate: SurrogateModel? = nil, boxBaseline: Bool = false,
+                           log: (String) -> Void = { _ in }) throws -> EvaluationReport {
+        var groups: [(name: String, samples: [DatasetSample])] = []
         var notes: [String] = []
         for root in roots {
             let found = try SegmentationDataset.discover(root, skipBad: skipBad)
@@ -17,23 +19,41 @@ public enum EvaluationRun {
                 log("warning: \(s.report)")
                 notes.append("\(s.name): skipped \(s.skipped.count) bad file(s) (--skip-bad)")
             }
-            sets += found
+            groups += found.map { ($0.name, $0.samples) }
         }
-        let pipeline = SamplePipeline(sam: model.sam, cache: try EmbeddingCache(directory: cacheDirectory),
+        return try score(groups, notes: notes, model: model, samCheckpoint: samCheckpoint, checkpointPath: checkpointPath,
+                         cacheDirectory: cacheDirectory, cachePrecision: cachePrecision, batchSize: batchSize,
+                         surrogate: surrogate, boxBaseline: boxBaseline, log: log)
+    }
+
+    /// Scores named groups of samples, one table row per group.
+    public static func score(_ groups: [(name: String, samples: [DatasetSample])], notes: [String] = [], model: AutoSAM,
+                             samCheckpoint: String, checkpointPath: String, cacheDirectory: String,
+                             cachePrecision: CachePrecision = .float16, batchSize: Int = 10,
+                             surrogate: SurrogateModel? = nil, boxBaseline: Bool = false,
+                             log: (String) -> Void = { _ in }) throws -> EvaluationReport {
+        var notes = notes
+        let pipeline = SamplePipeline(sam: model.sam, cache: try EmbeddingCache(directory: cacheDirectory, precision: cachePrecision),
                                       encoderID: try SamplePipeline.encoderID(kind: model.sam.kind, checkpoint: samCheckpoint))
         let evaluator = Evaluator(model: model, pipeline: pipeline, batchSize: batchSize)
         var rows: [EvaluationReport.Row] = []
-        for s in sets where !s.samples.isEmpty {
-            log("evaluating \(s.name): \(s.samples.count) image(s)")
-            let hScores = try surrogate.map { try SurrogateEvaluator(model: $0, batchSize: batchSize).evaluate(s.samples) }
-            for (i, score) in try evaluator.evaluate(s.samples).enumerated() {
-                var row = EvaluationReport.Row(dataset: s.name, image: score.name, dice: score.dice, iou: score.iou, mae: score.mae)
+        for g in groups where !g.samples.isEmpty {
+            log("evaluating \(g.name): \(g.samples.count) image(s)")
+            let hScores = try surrogate.map { try SurrogateEvaluator(model: $0, batchSize: batchSize).evaluate(g.samples) }
+            let boxScores = boxBaseline ? try BoxBaseline(pipeline: pipeline).evaluate(g.samples) : nil
+            for (i, score) in try evaluator.evaluate(g.samples).enumerated() {
+                var row = EvaluationReport.Row(dataset: g.name, image: score.name, dice: score.dice, iou: score.iou, mae: score.mae)
                 if let h = hScores?[i] { row.hDice = h.dice; row.hIoU = h.iou }
+                if let b = boxScores?[i] { row.boxDice = b.dice; row.boxIoU = b.iou }
                 rows.append(row)
             }
         }
         if surrogate == nil {
             notes.append("h(g(I)) scores: no surrogate decoder given (train one with train-h, pass --surrogate), so only Mz is scored.")
+        }
+        if boxBaseline {
+            notes.append("SAM + true box: the same SAM prompted with each ground-truth mask's bounding box (no g): "
+                         + "the score a person drawing the box would reach. An empty mask gets no box and scores its empty prediction.")
         }
         return EvaluationReport(rows: rows, checkpoint: checkpointPath, notes: notes)
     }

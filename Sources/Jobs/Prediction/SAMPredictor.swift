@@ -33,13 +33,18 @@ public struct SAMPredictor {
     /// (low-res logits [1, 1, 256, 256] in the model-input frame). No prompt at all gives SAM's
     /// "nothing" prompt (not-a-point token is not added; sparse is empty, dense is no-mask).
     public func lowResLogits(_ e: Encoded, box: BoxPrompt? = nil, maskPrompt: Tensor? = nil) throws -> Tensor {
+        try lowResLogits(embedding: e.embedding, extent: e.extent, box: box, maskPrompt: maskPrompt)
+    }
+
+    /// The same from an embedding [1, 256, e, e] (a cached one, say) and its image's extent.
+    public func lowResLogits(embedding: Tensor, extent: ResizedExtent, box: BoxPrompt? = nil, maskPrompt: Tensor? = nil) throws -> Tensor {
         let boxes = box.map { b -> Tensor in
-            let s = Float(sam.imageSize) / Float(max(e.extent.originalWidth, e.extent.originalHeight))
+            let s = Float(sam.imageSize) / Float(max(extent.originalWidth, extent.originalHeight))
             return Tensor(shape: [1, 4], data: [Float(b.x0) * s, Float(b.y0) * s, Float(b.x1) * s, Float(b.y1) * s])
         }
         let (sparse, dense) = try sam.promptEncoder(boxes: boxes, masks: maskPrompt)
-        return try sam.maskDecoder.forward(imageEmbedding: e.embedding, imagePE: sam.densePE, sparse: sparse, dense: dense,
-                                       multimaskOutput: false).0.masks
+        return try sam.maskDecoder.forward(imageEmbedding: embedding, imagePE: sam.densePE, sparse: sparse, dense: dense,
+                                           multimaskOutput: false).0.masks
     }
 
     /// Low-res logits (one [256, 256] plane) → logits at the original resolution.
