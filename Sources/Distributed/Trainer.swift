@@ -180,11 +180,35 @@ public final class Trainer {
         Augmentation.params(seed: config.train.seed &+ UInt64(v) &* 7919, epoch: 0, index: index)
     }
 
+    /// With `data.skip_bad`: decodes every pair once (spread over the ranks) and drops those
+    /// that fail from both lists on every rank alike, naming each file, before the cache fill
+    /// fixes each sample's place. (Discovery checks only file headers; a truncated JPEG or a
+    /// mask of the wrong size shows only when decoded.)
+    func dropUnreadable() throws {
+        phase = "checking every image and mask (data.skip_bad)"
+        let all = trainSamples + validationSamples
+        var bad = [Double](repeating: 0, count: all.count)
+        for k in stride(from: comm.rank, to: all.count, by: comm.size) {
+            do { try pipeline.check(all[k]) } catch {
+                bad[k] = 1
+                FileHandle.standardError.write(Data("warning: skipping \(all[k].imagePath) (data.skip_bad): \(error)\n".utf8))
+            }
+        }
+        try comm.allReduceSum(&bad)
+        let dropped = bad.filter { $0 > 0 }.count
+        guard dropped > 0 else { return }
+        let nTrain = trainSamples.count
+        trainSamples = trainSamples.indices.filter { bad[$0] == 0 }.map { trainSamples[$0] }
+        validationSamples = validationSamples.indices.filter { bad[nTrain + $0] == 0 }.map { validationSamples[$0] }
+        out("data.skip_bad: skipped \(dropped) unreadable pair(s) of \(all.count); training on \(trainSamples.count), validating on \(validationSamples.count)")
+    }
+
     /// Encodes every embedding training and validation will read that the cache lacks, with
     /// the work dealt out over the ranks (item k to rank k mod N), so the encoder runs on
     /// every core before the first step instead of on one rank at a time inside it. The ranks
     /// compare counts every few items: one progress line for all, and no rank ever far ahead.
     func fillCache() throws {
+        if config.data.skipBad { try dropUnreadable() }
         var items: [(sample: DatasetSample, augmentation: AugmentationParams)] = []
         for (i, s) in trainSamples.enumerated() {
             if config.augment.enabled {

@@ -73,6 +73,12 @@ public final class SamplePipeline {
         return true
     }
 
+    /// Decodes the sample's image and mask, throwing what a training step would meet.
+    public func check(_ sample: DatasetSample) throws {
+        let image = try ImageDecoder.read(sample.imagePath, channels: 3)
+        _ = try MaskLoader.binary(sample.maskPath, rule: sample.maskRule, imageWidth: image.width, imageHeight: image.height)
+    }
+
     func key(_ bytes: [UInt8], _ augmentation: AugmentationParams) -> EmbeddingKey {
         EmbeddingKey(image: .of(bytes), augmentation: Self.describe(augmentation), encoder: encoderID)
     }

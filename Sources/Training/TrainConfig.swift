@@ -44,8 +44,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var validationFraction: Double = 0.2
         public var test: [String] = []
         public var skipBad: Bool = false
+        /// Of the datasets found under `train`, the ones to train on, by folder or group name
+        /// (GlaS keeps train, testA and testB in one folder: `[train]`); empty: all of them.
+        public var subsets: [String] = []
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case train, validation, test
+            case train, validation, test, subsets
             case validationFraction = "validation_fraction", skipBad = "skip_bad"
         }
         public init() {}
@@ -57,6 +60,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? validationFraction
             test = try c.decodeIfPresent([String].self, forKey: .test) ?? test
             skipBad = try c.decodeIfPresent(Bool.self, forKey: .skipBad) ?? skipBad
+            subsets = try c.decodeIfPresent([String].self, forKey: .subsets) ?? subsets
         }
     }
 

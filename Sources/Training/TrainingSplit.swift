@@ -12,7 +12,15 @@ public struct TrainingSplit {
     public var warnings: [String]
 
     public static func load(_ config: TrainConfig) throws -> TrainingSplit {
-        let sets = try SegmentationDataset.discover(config.data.train, skipBad: config.data.skipBad)
+        var sets = try SegmentationDataset.discover(config.data.train, skipBad: config.data.skipBad)
+        if !config.data.subsets.isEmpty {
+            let named = { (s: SegmentationDataset) in String(s.name.split(separator: "/").last ?? Substring(s.name)) }
+            for want in config.data.subsets where !sets.contains(where: { named($0) == want }) {
+                throw ConfigError(path: config.data.train, problem: "data.subsets: no dataset named '\(want)' here; found "
+                                  + sets.map(named).joined(separator: ", "))
+            }
+            sets = sets.filter { config.data.subsets.contains(named($0)) }
+        }
         let warnings = sets.filter { !$0.skipped.isEmpty }.map(\.report)
         var all = sets.flatMap(\.samples)
         guard !all.isEmpty else { throw FileError(path: config.data.train, problem: "no image/mask pairs found") }
