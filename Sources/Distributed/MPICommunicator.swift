@@ -30,6 +30,7 @@ public final class MPICommunicator: Communicator {
         try check(mpishim_size(&s), "MPI_Comm_size")
         let c = MPICommunicator(rank: Int(r), size: Int(s))
         instance = c
+        DebuggerStop.honour(rank: c.rank)
         return c
     }
 

@@ -10,11 +10,12 @@ final class MPIJob {
     let dir: URL
     let started = Date()
 
-    init(ranks: Int, _ args: [String], binary: URL, mpirun: String) throws {
+    init(ranks: Int, _ args: [String], binary: URL, mpirun: String, environment: [String: String] = [:]) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpijob-\(marker)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: mpirun)
-        process.arguments = ["-n", "\(ranks)", "-x", "OPENBLAS_NUM_THREADS=1", "-x", "AUTOSAM_TEST_JOB=\(marker)", binary.path] + args
+        let exported = environment.keys.sorted().flatMap { ["-x", "\($0)=\(environment[$0]!)"] }
+        process.arguments = ["-n", "\(ranks)", "-x", "OPENBLAS_NUM_THREADS=1", "-x", "AUTOSAM_TEST_JOB=\(marker)"] + exported + [binary.path] + args
         var env = ProcessInfo.processInfo.environment
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
