@@ -23,6 +23,9 @@ struct Figures: ParsableCommand {
     @Option(help: "A folder holding test datasets (for the panels).")
     var data: String?
 
+    @Option(help: "Draw from a split of the checkpoint's training config instead of --data: 'validation' (the held-out images).")
+    var split: String?
+
     @Option(help: "How many test images get panels (spread evenly over the datasets' images).")
     var images = 4
 
@@ -46,7 +49,10 @@ struct Figures: ParsableCommand {
 
     func validate() throws {
         guard checkpoint != nil || curve != nil else { throw ValidationError("give --checkpoint and --data (panels) and/or --curve") }
-        if (checkpoint == nil) != (data == nil) { throw ValidationError("--checkpoint and --data go together") }
+        if let sp = split, sp != "validation" { throw ValidationError("--split: only 'validation' is known, got '\(sp)'") }
+        if split != nil && data != nil { throw ValidationError("--split and --data exclude each other") }
+        if checkpoint == nil && (data != nil || split != nil) { throw ValidationError("--data or --split needs --checkpoint") }
+        if checkpoint != nil && data == nil && split == nil { throw ValidationError("--checkpoint needs --data or --split validation") }
         if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("\(c): checkpoint not found") }
         if let d = data, !FileManager.default.fileExists(atPath: d) { throw ValidationError("\(d): dataset folder not found") }
         if let c = curve, !FileManager.default.fileExists(atPath: c) { throw ValidationError("\(c): metrics log not found") }
@@ -64,13 +70,20 @@ struct Figures: ParsableCommand {
                 try PNGCodec.write(TrainingCurve.render(try TrainingCurve.readMetrics(c)), to: path)
                 print("wrote \(path)")
             }
-            if let c = checkpoint, let d = data {
+            if let c = checkpoint {
                 let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint, context: context)
-                let sets = try SegmentationDataset.discover(d, skipBad: skipBad)
-                for s in sets where !s.skipped.isEmpty { print("warning: \(s.report)") }
+                let samples: [DatasetSample]
+                if let d = data {
+                    let sets = try SegmentationDataset.discover(d, skipBad: skipBad)
+                    for s in sets where !s.skipped.isEmpty { print("warning: \(s.report)") }
+                    samples = sets.flatMap(\.samples)
+                } else {
+                    samples = try TrainingSplit.load(trained.config).validation
+                    guard !samples.isEmpty else { throw ConfigError(path: c, problem: "the checkpoint's config holds out no validation images") }
+                }
                 let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: c)
                 let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: c, context: context) }
-                let written = try FigureMaker(model: trained.model).write(samples: sets.flatMap(\.samples), count: images, to: output,
+                let written = try FigureMaker(model: trained.model).write(samples: samples, count: images, to: output,
                                                                           surrogate: h) { print($0) }
                 print("wrote \(written.count) figure(s) to \(output)/" + (h == nil ? " (no surrogate decoder h given: no h rows; train one with train-h)" : ""))
             }

@@ -12,6 +12,9 @@ struct Verify: ParsableCommand {
     @Option(help: "YAML config (see Configs/).")
     var config: String
 
+    @Option(help: "Override data.train (as train's --data).")
+    var data: String?
+
     @Option(help: "Optimiser steps to check.")
     var steps: Int = 2
 
@@ -39,7 +42,8 @@ struct Verify: ParsableCommand {
         defer { MPICommunicator.finalize() }
         let passed: Bool
         do {
-            let cfg = try TrainConfig.load(config)
+            var cfg = try TrainConfig.load(config)
+            if let d = data { cfg.data.train = d }
             let engine = convEngine ?? (cfg.distributed.deterministic ? "reference" : nil)
             // …and on one compute thread per rank (OpenBLAS's bits depend on its thread count).
             let context = try ThreadPolicy.context(explicit: threads ?? (cfg.distributed.deterministic ? 1 : nil), engine: engine, announce: true)
