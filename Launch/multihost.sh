@@ -83,6 +83,7 @@ resumed() {
   command=("${out[@]}")
 }
 
+abort_grace=15
 causes=()
 attempt=0
 while :; do
@@ -94,12 +95,28 @@ while :; do
   mpirun -n "$n" "${flags[@]}" "$bin" "${command[0]}" "${args[@]}" "${command[@]:1}" 2> "$work/stderr" &
   mpi=$!
   tail -s 0.2 -n +1 -f --pid="$mpi" "$work/stderr" >&2 &
+  # mpirun ends a job within seconds once a rank fails, unless it must tell a host it can no
+  # longer reach (a kill in flight keeps TCP retrying for minutes): then it is stopped here.
+  failed_at=""
+  while kill -0 "$mpi" 2>/dev/null; do
+    if [ -z "$failed_at" ] && grep -qE 'MPI_ABORT was invoked|\): error: ' "$work/stderr"; then failed_at=$SECONDS; fi
+    if [ -n "$failed_at" ] && [ $((SECONDS - failed_at)) -ge "$abort_grace" ]; then
+      echo "multihost: mpirun still runs ${abort_grace} s after a rank failed (a host is probably unreachable); stopping it" >&2
+      kill -TERM "$mpi" 2>/dev/null || true; sleep 5; kill -KILL "$mpi" 2>/dev/null || true
+      break
+    fi
+    sleep 1
+  done
   status=0; wait "$mpi" || status=$?
   wait $! 2>/dev/null || true
   mpi=""
   [ "$status" -eq 0 ] && exit 0
-  # The cause: the last lines that say what went wrong (else the last lines at all).
-  cause=$(grep -iE 'error|abort|lost|noticed|killed|signal|unreachable|did not complete|stopped answering' "$work/stderr" | tail -n 3 || true)
+  # The cause: a rank's own error line, else what mpirun noticed (a lost host, a dead rank),
+  # else any error lines, else the last lines at all.
+  cause=""
+  for pattern in '\): error: ' 'lost communication|Remote daemon|noticed that|exited on signal|unreachable' 'error|abort|killed|signal'; do
+    [ -n "$cause" ] || cause=$(grep -iE "$pattern" "$work/stderr" | tail -n 3 || true)
+  done
   [ -n "$cause" ] || cause=$(tail -n 3 "$work/stderr")
   causes+=("attempt $attempt: exit $status: $(echo "$cause" | sed 's/^[[:space:]]*//' | paste -sd'|' | sed 's/|/ | /g')")
   if [ "$attempt" -gt "$restarts" ]; then

@@ -137,6 +137,8 @@ down() {
     while read -r addr ns veth; do
       # Whatever still runs on a test host was started there by a job on these hosts.
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
+      # Gone before the link goes, so their sockets' ends reach the root namespace (mpirun).
+      for _ in $(seq 50); do [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break; sleep 0.1; done
       ip link del "$veth" 2>/dev/null || true
       ip netns del "$ns" 2>/dev/null || true
     done < "$dir/hosts"
