@@ -111,10 +111,10 @@ while :; do
   wait $! 2>/dev/null || true
   mpi=""
   [ "$status" -eq 0 ] && exit 0
-  # The cause: a rank's own error line, else what mpirun noticed (a lost host, a dead rank),
-  # else any error lines, else the last lines at all.
+  # The cause: what mpirun saw die (a rank killed, a host lost), else a rank's own error line
+  # (the collective watchdog names the ranks behind), else any error lines, else the last lines.
   cause=""
-  for pattern in '\): error: ' 'lost communication|Remote daemon|noticed that|exited on signal|unreachable' 'error|abort|killed|signal'; do
+  for pattern in 'exited on signal|lost communication|Remote daemon' '\): error: ' 'error|abort|killed|signal|unreachable'; do
     [ -n "$cause" ] || cause=$(grep -iE "$pattern" "$work/stderr" | tail -n 3 || true)
   done
   [ -n "$cause" ] || cause=$(tail -n 3 "$work/stderr")

@@ -153,7 +153,9 @@ down() {
 }
 
 watch() {
-  local dir="$1" owner="$2"
+  local dir="$1" owner="$2" fd
+  # Hold none of the caller's descriptors: whoever waits for `up` to end (a pipe's EOF) is not kept waiting.
+  for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true; done
   while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
   [ -d "$dir" ] && WATCHER_SELF=$$ down "$dir" || true
 }
