@@ -175,6 +175,35 @@ final class MultiHostTests: XCTestCase {
         XCTAssertEqual(cmp.status, 0, "uninterrupted vs restarted:\n\(cmp.stdout.split(separator: "\n").suffix(5).joined(separator: "\n"))")
         print("restart: \(restart); resumed at step \(resumedStep ?? -1) (newest before the kill: \(saved))")
     }
+
+    /// `bench dist --hosts 2 --link 1gbit`: one rank on each of 2 shaped test hosts, the model's
+    /// all-reduce time is 2(N−1)/N of the buffer over 1 Gbit/s, the measured one is no faster
+    /// than the shaped link allows (an unshaped veth is several times faster), and the hosts
+    /// are gone afterwards.
+    func testBenchDistOnShapedTestHosts() throws {
+        let before = try ProgramRunner.run("/bin/sh", ["-c", "ip netns list"]).stdout
+        let r = try ProgramRunner.run(bin.path, ["bench", "dist", "--hosts", "2", "--link", "1gbit", "--checkpoint", weights,
+                                                 "--backbone", "hardnet39ds", "--batch", "2", "--repeats", "1", "--json"], timeout: 240)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let row = try XCTUnwrap(BenchRows.parse(r.stdout).first, r.stdout)
+        XCTAssertEqual(row["hosts"] as? Int, 2)
+        XCTAssertEqual(row["shard_sizes"] as? [Int], [1, 1])
+        let mb = try XCTUnwrap(row["allreduce_mb"] as? Double), measured = try XCTUnwrap(row["allreduce_s"] as? Double)
+        let model = try XCTUnwrap(row["model_allreduce_s"] as? Double)
+        XCTAssertEqual(model, mb * 1e6 * 8 / 1e9, accuracy: 1e-9, "2 ranks: the whole buffer once over the link")
+        XCTAssertGreaterThan(measured, 0.9 * model, "the link is shaped to 1 Gbit/s")
+        let share = try XCTUnwrap(row["allreduce_share"] as? Double), modelShare = try XCTUnwrap(row["model_allreduce_share"] as? Double)
+        XCTAssert(share > 0 && share < 1 && modelShare > 0 && modelShare < 1, "shares \(share), \(modelShare)")
+        XCTAssertEqual(try ProgramRunner.run("/bin/sh", ["-c", "ip netns list"]).stdout, before, "the test hosts are removed")
+        print("bench dist, 2 hosts at 1gbit: all-reduce \(measured) s (model \(model) s), step \(row["seconds"] ?? 0) s (model \(row["model_step_s"] ?? 0) s)")
+    }
+}
+
+/// The JSON rows a `--json` benchmark prints.
+enum BenchRows {
+    static func parse(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
 }
 
 /// The step checkpoints a training run's folder holds.
