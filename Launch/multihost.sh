@@ -42,9 +42,9 @@ command=("$@")
 work=$(mktemp -d /tmp/multihost.XXXXXX)
 mpi=""
 trap 'rm -rf "$work"' EXIT
-# Whoever stops this script stops the job it runs.
+# Whoever stops this script stops the job it runs (TERM: a background job ignores SIGINT).
 trap '[ -n "$mpi" ] && kill -TERM "$mpi" 2>/dev/null; exit 143' TERM
-trap '[ -n "$mpi" ] && kill -INT "$mpi" 2>/dev/null; exit 130' INT
+trap '[ -n "$mpi" ] && kill -TERM "$mpi" 2>/dev/null; exit 130' INT
 grep -vE '^[[:space:]]*(#|$)' "$hostfile" > "$work/hosts"
 
 slots_of() { awk '{ s = 1; for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) s = substr($i, 7); t += s } END { print t + 0 }' "$1"; }

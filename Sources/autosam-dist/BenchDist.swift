@@ -10,7 +10,7 @@ import Network
 /// again with `--worker`.
 struct BenchDist: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dist", abstract: "Images/s of the data-parallel step at 1 and 2 ranks, its collectives' share, beside PyTorch DDP.")
+        commandName: "dist", abstract: "Images/s of the data-parallel step at 1 and 2 ranks, its collectives' share, beside PyTorch DDP; or on N shaped test hosts (--hosts, --link) beside a ring all-reduce model.")
 
     @OptionGroup var options: BenchOptions
 
@@ -56,7 +56,7 @@ struct BenchDist: ParsableCommand {
         }
         if let h = hosts {
             if h < 1 || h > batch { throw ValidationError("--hosts must be 1 to the global batch \(batch), got \(h)") }
-            if link != "none" && RingAllReduceModel.bitsPerSecond(link) == nil { throw ValidationError("--link: 1gbit, 10gbit or none, not \(link)") }
+            if link != "none" && AllReduceModel.bitsPerSecond(link) == nil { throw ValidationError("--link: 1gbit, 10gbit or none, not \(link)") }
             if getuid() != 0 { throw ValidationError("--hosts makes network namespaces: run as root") }
         }
         if let big = counts.first(where: { $0 > batch }), hosts == nil {

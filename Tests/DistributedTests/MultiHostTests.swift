@@ -176,8 +176,8 @@ final class MultiHostTests: XCTestCase {
         print("restart: \(restart); resumed at step \(resumedStep ?? -1) (newest before the kill: \(saved))")
     }
 
-    /// `bench dist --hosts 2 --link 1gbit`: one rank on each of 2 shaped test hosts, the model's
-    /// all-reduce time is 2(N−1)/N of the buffer over 1 Gbit/s, the measured one is no faster
+    /// `bench dist --hosts 2 --link 1gbit`: one rank on each of 2 shaped test hosts, the ring
+    /// model's all-reduce is 2(N−1)/N of the buffer over 1 Gbit/s, the measured one is no faster
     /// than the shaped link allows (an unshaped veth is several times faster), and the hosts
     /// are gone afterwards.
     func testBenchDistOnShapedTestHosts() throws {
@@ -188,14 +188,16 @@ final class MultiHostTests: XCTestCase {
         let row = try XCTUnwrap(BenchRows.parse(r.stdout).first, r.stdout)
         XCTAssertEqual(row["hosts"] as? Int, 2)
         XCTAssertEqual(row["shard_sizes"] as? [Int], [1, 1])
-        let mb = try XCTUnwrap(row["allreduce_mb"] as? Double), measured = try XCTUnwrap(row["allreduce_s"] as? Double)
+        let mb = try XCTUnwrap(row["allreduce_mb"] as? Double), measured = try XCTUnwrap(row["allreduce_own_s"] as? Double)
         let model = try XCTUnwrap(row["model_allreduce_s"] as? Double)
-        XCTAssertEqual(model, mb * 1e6 * 8 / 1e9, accuracy: 1e-9, "2 ranks: the whole buffer once over the link")
+        let binomial = try XCTUnwrap(row["model_binomial_allreduce_s"] as? Double)
+        XCTAssertEqual(model, mb * 1e6 * 8 / 1e9, accuracy: 1e-9, "2 ranks, ring: the whole buffer once over the link")
+        XCTAssertEqual(binomial, 2 * model, accuracy: 1e-9, "2 ranks, binomial: up, then down")
         XCTAssertGreaterThan(measured, 0.9 * model, "the link is shaped to 1 Gbit/s")
         let share = try XCTUnwrap(row["allreduce_share"] as? Double), modelShare = try XCTUnwrap(row["model_allreduce_share"] as? Double)
         XCTAssert(share > 0 && share < 1 && modelShare > 0 && modelShare < 1, "shares \(share), \(modelShare)")
         XCTAssertEqual(try ProgramRunner.run("/bin/sh", ["-c", "ip netns list"]).stdout, before, "the test hosts are removed")
-        print("bench dist, 2 hosts at 1gbit: all-reduce \(measured) s (model \(model) s), step \(row["seconds"] ?? 0) s (model \(row["model_step_s"] ?? 0) s)")
+        print("bench dist, 2 hosts at 1gbit: all-reduce \(measured) s (ring \(model) s, binomial \(binomial) s), step \(row["seconds"] ?? 0) s (model \(row["model_step_s"] ?? 0) s)")
     }
 }
 
