@@ -121,6 +121,35 @@ final class MultiHostTests: XCTestCase {
         try assertCheckpointsLoad(dir)
     }
 
+    /// The same cut under --max-restarts 1: the launcher finds the host silent, drops it, and
+    /// the run continues on the rank left from its newest checkpoint to --max-steps.
+    func testCutOffHostIsDroppedAndTheRunContinues() throws {
+        let dir = "\(Self.root)/dropped"
+        let cfg = try config("dropped", epochs: 50, distributed: "timeout_s: 60")
+        let hosts = try TestHosts(2)
+        defer { hosts.down() }
+        let job = try hosts.launch(binary: bin, ranks: 2, restarts: 1, ["train", "--config", cfg, "--max-steps", "3"])
+        defer { job.stop() }
+        XCTAssertTrue(job.wait(upTo: 180) { FileManager.default.fileExists(atPath: dir + "/step-00000001.ckpt") }, job.stderr)
+        let saved = CheckpointFiles.newestStep(dir)
+        XCTAssertLessThan(saved, 3, "cut before the last step")
+        try hosts.cut(1)
+        let status = job.finish(within: 120)
+        let err = job.stderr, out = job.stdout
+        XCTAssertEqual(status, 0, "continued on the host left:\n\(err)")
+        let (lost, kept) = (hosts.hosts[1].address, hosts.hosts[0].address)
+        XCTAssertTrue(err.contains("multihost: dropping \(lost): it does not answer"), err)
+        XCTAssertTrue(err.contains("multihost: attempt 2 of 2: 1 rank(s) on \(kept)\n"), err)
+        let restart = err.split(separator: "\n").first { $0.hasPrefix("multihost: restart 1 of 1") }.map(String.init) ?? ""
+        XCTAssertTrue(restart.contains(lost), "the cause names the lost host: \(restart)")
+        let resumed = out.split(separator: "\n").first { $0.hasPrefix("resumed from") }
+        XCTAssertGreaterThanOrEqual(resumed.flatMap(CheckpointFiles.step) ?? -1, saved, out)
+        XCTAssertTrue(resumed?.contains("written by 2 rank(s), now 1") == true, out)
+        XCTAssertEqual(CheckpointFiles.newestStep(dir), 3)
+        try assertCheckpointsLoad(dir)
+        print("dropped host: \(restart)")
+    }
+
     /// A rank SIGSTOPped on a host that stays reachable: mpirun sees nothing wrong, the
     /// collective watchdog ends the job within distributed.timeout_s + 30 s, naming the rank.
     func testStoppedRankOnAReachableHostIsNamed() throws {
@@ -151,15 +180,15 @@ final class MultiHostTests: XCTestCase {
     func testKilledRankRestartsAndEndsWithTheUninterruptedBits() throws {
         let mode = "deterministic: true, timeout_s: 60"
         let reference = try config("straight", epochs: 1, distributed: mode)
-        let straight = try ProgramRunner.run(bin.path, ["train", "--config", reference], timeout: 300)
+        let straight = try ProgramRunner.run(bin.path, ["train", "--config", reference, "--max-steps", "3"], timeout: 300)
         XCTAssertEqual(straight.status, 0, straight.stderr)
         let dir = "\(Self.root)/restarted"
         let cfg = try config("restarted", epochs: 1, distributed: mode)
         let hosts = try TestHosts(2)
         defer { hosts.down() }
-        let job = try hosts.launch(binary: bin, ranks: 2, restarts: 1, ["train", "--config", cfg])
+        let job = try hosts.launch(binary: bin, ranks: 2, restarts: 1, ["train", "--config", cfg, "--max-steps", "3"])
         defer { job.stop() }
-        XCTAssertTrue(job.wait(upTo: 180) { FileManager.default.fileExists(atPath: dir + "/step-00000002.ckpt") }, job.stderr)
+        XCTAssertTrue(job.wait(upTo: 180) { FileManager.default.fileExists(atPath: dir + "/step-00000001.ckpt") }, job.stderr)
         let saved = CheckpointFiles.newestStep(dir)
         guard let victim = hosts.ranks()[1] else { return XCTFail("rank 1 not found") }
         kill(victim.pid, SIGKILL)
@@ -171,7 +200,9 @@ final class MultiHostTests: XCTestCase {
         // The rerun continued from a checkpoint no older than the newest one before the kill.
         let resumedStep = out.split(separator: "\n").first { $0.hasPrefix("resumed from") }.flatMap(CheckpointFiles.step)
         XCTAssertGreaterThanOrEqual(resumedStep ?? -1, saved, "resumed from the newest checkpoint:\n\(out)")
-        let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/straight/last.ckpt", "--compare", dir + "/last.ckpt", "--tolerance", "0"])
+        XCTAssertLessThan(saved, 3, "killed before the last step")
+        let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/straight/step-00000003.ckpt", "--compare", dir + "/step-00000003.ckpt",
+                                                   "--tolerance", "0"])
         XCTAssertEqual(cmp.status, 0, "uninterrupted vs restarted:\n\(cmp.stdout.split(separator: "\n").suffix(5).joined(separator: "\n"))")
         print("restart: \(restart); resumed at step \(resumedStep ?? -1) (newest before the kill: \(saved))")
     }
