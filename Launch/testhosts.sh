@@ -13,7 +13,7 @@
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 die() { echo "testhosts.sh: $*" >&2; exit 2; }
-case "${1:-}" in -h|--help|"") sed -n 2,11p "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help|"") sed -n 2,12p "$0"; exit 0 ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (ip netns)"
 
 ip4() { local IFS=.; set -- $1; echo $(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 )); }
