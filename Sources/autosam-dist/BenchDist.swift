@@ -10,7 +10,7 @@ import Network
 /// again with `--worker`.
 struct BenchDist: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dist", abstract: "Images/s of the data-parallel step at 1 and 2 ranks, its collectives' share, beside PyTorch DDP.")
+        commandName: "dist", abstract: "Images/s of the data-parallel step at 1 and 2 ranks, its collectives' share, beside PyTorch DDP; or on N shaped test hosts (--hosts, --link) beside a ring all-reduce model.")
 
     @OptionGroup var options: BenchOptions
 
@@ -35,6 +35,12 @@ struct BenchDist: ParsableCommand {
     @Flag(help: "Also measure distributed.deterministic's step (reference engine, one thread per rank).")
     var deterministic = false
 
+    @Option(help: "Measure on N test hosts instead: network namespaces of this machine, one rank each (root; Launch/testhosts.sh).")
+    var hosts: Int?
+
+    @Option(help: "The test hosts' links (with --hosts): 1gbit, 10gbit (shaped with tc tbf) or none (unshaped veth).")
+    var link = "none"
+
     @Flag(help: .hidden) var worker = false
 
     var rankCounts: [Int] { ranks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -48,13 +54,19 @@ struct BenchDist: ParsableCommand {
         if counts.isEmpty || counts.count != ranks.split(separator: ",").count || counts.contains(where: { $0 < 1 }) {
             throw ValidationError("--ranks: expected positive integers separated by commas, got \(ranks)")
         }
-        if let big = counts.first(where: { $0 > batch }) {
+        if let h = hosts {
+            if h < 1 || h > batch { throw ValidationError("--hosts must be 1 to the global batch \(batch), got \(h)") }
+            if link != "none" && AllReduceModel.bitsPerSecond(link) == nil { throw ValidationError("--link: 1gbit, 10gbit or none, not \(link)") }
+            if getuid() != 0 { throw ValidationError("--hosts makes network namespaces: run as root") }
+        }
+        if let big = counts.first(where: { $0 > batch }), hosts == nil {
             throw ValidationError("--ranks \(big) is more than the global batch \(batch): every rank needs a sample")
         }
     }
 
     func run() throws {
         if worker { return try runWorker() }
+        if let hosts { return try runOnTestHosts(hosts) }
         let cores = ThreadPolicy.onlineCores
         var rows: [[String: Any]] = []
         let python = noReference ? nil : BenchSupport.torchPython()
@@ -106,10 +118,7 @@ struct BenchDist: ParsableCommand {
         guard let mpirun = BenchSupport.executable("mpirun") else { throw ValidationError("mpirun not found on PATH (Launch/setup.sh installs Open MPI)") }
         var args = ["-n", "\(n)", "--bind-to", threads == 1 ? "core" : "none"]
         if n * threads > cores || n > cores { args.append("--oversubscribe") }
-        args += [BenchSupport.selfExecutable, "bench", "dist", "--worker", "--checkpoint", checkpoint, "--backbone", backbone,
-                 "--batch", "\(batch)", "--repeats", "\(options.repeats)", "--threads", "\(threads)"]
-        if let convEngine { args += ["--conv-engine", convEngine] }
-        if deterministic { args.append("--deterministic") }
+        args += workerCommand(threads: threads, deterministic: deterministic)
         var env = ProcessInfo.processInfo.environment
         if getuid() == 0 { env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" }
         let (status, out) = try BenchSupport.capture(mpirun, args, environment: env)
@@ -118,6 +127,15 @@ struct BenchDist: ParsableCommand {
             throw ValidationError("mpirun -n \(n) bench dist --worker failed (exit \(status)); its messages are above")
         }
         return rows
+    }
+
+    /// This binary in worker mode, as each rank of a launch runs it.
+    func workerCommand(threads: Int, deterministic: Bool) -> [String] {
+        var args = [BenchSupport.selfExecutable, "bench", "dist", "--worker", "--checkpoint", checkpoint, "--backbone", backbone,
+                    "--batch", "\(batch)", "--repeats", "\(options.repeats)", "--threads", "\(threads)"]
+        if let convEngine { args += ["--conv-engine", convEngine] }
+        if deterministic { args.append("--deterministic") }
+        return args
     }
 
     func printTable(_ rows: [[String: Any]], cores: Int) {

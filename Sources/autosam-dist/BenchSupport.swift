@@ -76,12 +76,15 @@ enum BenchSupport {
     }
 
     /// Tools/reference relative to the package root (found from the binary's location or cwd).
-    static func referenceScript(_ name: String) -> String? {
+    static func referenceScript(_ name: String) -> String? { packageFile("Tools/reference/" + name) }
+
+    /// A file at `relative` under the package root (found from the binary's location or cwd).
+    static func packageFile(_ relative: String) -> String? {
         var dirs = [FileManager.default.currentDirectoryPath]
         var d = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<4 { dirs.append(d.path); d = d.deletingLastPathComponent() }
         for dir in dirs {
-            let p = dir + "/Tools/reference/" + name
+            let p = dir + "/" + relative
             if FileManager.default.fileExists(atPath: p) { return p }
         }
         return nil

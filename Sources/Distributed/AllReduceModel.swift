@@ -1,0 +1,53 @@
+/// A scaling model of the data-parallel step over a network: the step is its compute (forward,
+/// backward, SyncBatchNorm, Adam) plus one all-reduce of the gradient buffer over links of a
+/// known rate. Latency per message and overlap with backward are left out: with a buffer of
+/// tens of MB in 4 MB pieces the bandwidth term dominates, and our step does not overlap (the
+/// all-reduce follows backward).
+public struct AllReduceModel: Sendable {
+    public let ranks: Int
+    public let gradientBytes: Double
+    /// The link's rate in bits per second.
+    public let linkBitsPerSecond: Double
+
+    public init(ranks: Int, gradientBytes: Double, linkBitsPerSecond: Double) {
+        self.ranks = ranks; self.gradientBytes = gradientBytes; self.linkBitsPerSecond = linkBitsPerSecond
+    }
+
+    /// A ring all-reduce (reduce-scatter, then all-gather) sends and receives 2(N−1)/N of the
+    /// buffer on every rank's link, all links busy at once: the bandwidth-optimal algorithm.
+    public var ringBytesPerRank: Double { ranks > 1 ? 2 * Double(ranks - 1) / Double(ranks) * gradientBytes : 0 }
+    public var ringSeconds: Double { ringBytesPerRank * 8 / linkBitsPerSecond }
+
+    /// A binomial tree reduce to rank 0, then a binomial broadcast: the whole buffer crosses a
+    /// link ⌈log2 N⌉ times each way, one round after another. Open MPI 4.1's non-blocking
+    /// MPI_Iallreduce (libnbc) takes it for every in-place call (and below 4 ranks), and the
+    /// collective watchdog polls in-place non-blocking all-reduces.
+    public var binomialRounds: Int { ranks > 1 ? 2 * Int((Double(ranks)).log2Ceiling) : 0 }
+    public var binomialSeconds: Double { Double(binomialRounds) * gradientBytes * 8 / linkBitsPerSecond }
+
+    /// The all-reduce's share of a step of `compute` seconds plus `allReduce`.
+    public static func share(compute: Double, allReduce: Double) -> Double {
+        compute + allReduce > 0 ? allReduce / (compute + allReduce) : 0
+    }
+
+    /// The rate per link at which a ring would have had to run to finish in `seconds`.
+    public func ringEquivalentBitsPerSecond(allReduceSeconds seconds: Double) -> Double { seconds > 0 ? ringBytesPerRank * 8 / seconds : 0 }
+
+    /// "1gbit" → 1e9, "10gbit" → 1e10, "500mbit" → 5e8 (tc's units); nil for anything else.
+    public static func bitsPerSecond(_ rate: String) -> Double? {
+        let units: [(String, Double)] = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3)]
+        for (suffix, scale) in units where rate.hasSuffix(suffix) {
+            if let v = Double(rate.dropLast(suffix.count)), v > 0 { return v * scale }
+        }
+        return nil
+    }
+}
+
+extension Double {
+    /// ⌈log2 self⌉ for self ≥ 1, exactly for powers of two.
+    fileprivate var log2Ceiling: Double {
+        var r = 0.0, p = 1.0
+        while p < self { p *= 2; r += 1 }
+        return r
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Test hosts made by Launch/testhosts.sh (network namespaces on this machine, root only), and
+/// jobs launched on them through Launch/multihost.sh. `up` hands the script this process as
+/// owner, so the hosts go away even if the test process dies before `down`.
+final class TestHosts {
+    struct Host { let address: String; let namespace: String; let veth: String }
+    static let script = TestPaths.packageRoot + "/Launch/testhosts.sh"
+    let dir: String
+    let hosts: [Host]
+    let subnet: String
+    private var isUp = true
+
+    /// XCTSkip unless this process may make network namespaces.
+    static func requireNetns() throws {
+        guard getuid() == 0 else { throw XCTSkip("multi-host tests need root: test hosts are network namespaces (ip netns)") }
+        let r = try? ProgramRunner.run("/bin/sh", ["-c", "command -v ip >/dev/null && ip netns list"])
+        guard r?.status == 0 else { throw XCTSkip("`ip netns` is not available here (iproute2 missing or no namespace support)") }
+    }
+
+    init(_ count: Int, slots: [Int] = [1], link: String = "none") throws {
+        try Self.requireNetns()
+        let r = try ProgramRunner.run("/bin/bash", [Self.script, "up", "\(count)", "--link", link, "--owner", "\(getpid())",
+                                                    "--slots", slots.map(String.init).joined(separator: ",")], timeout: 60)
+        if r.status != 0 && r.stderr.contains("Operation not permitted") {
+            throw XCTSkip("network namespaces cannot be made here: \(r.stderr)")
+        }
+        guard r.status == 0, let d = r.stdout.split(separator: "\n").last.map(String.init) else {
+            throw NSError(domain: "TestHosts", code: 1, userInfo: [NSLocalizedDescriptionKey: "testhosts.sh up failed: \(r.stderr)"])
+        }
+        dir = d
+        hosts = try String(contentsOfFile: d + "/hosts", encoding: .utf8).split(separator: "\n").map {
+            let f = $0.split(separator: " ").map(String.init)
+            return Host(address: f[0], namespace: f[1], veth: f[2])
+        }
+        subnet = try String(contentsOfFile: d + "/subnet", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    deinit { down() }
+
+    func down() {
+        guard isUp else { return }
+        isUp = false
+        _ = try? ProgramRunner.run("/bin/bash", [Self.script, "down", dir], timeout: 60)
+    }
+
+    var hostfile: String { dir + "/hostfile" }
+    var agent: String { dir + "/agent" }
+
+    /// Takes host `i` off the network (`ip link set <veth> down`).
+    func cut(_ i: Int) throws {
+        let r = try ProgramRunner.run("/bin/bash", [Self.script, "cut", dir, "\(i)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// The autosam-dist ranks running on these hosts now: rank → (host index, pid). A process
+    /// belongs to a host when it runs in that host's network namespace.
+    func ranks() -> [Int: (host: Int, pid: pid_t)] {
+        var inode: [UInt64: Int] = [:]
+        for (i, h) in hosts.enumerated() {
+            var st = stat()
+            if stat("/run/netns/\(h.namespace)", &st) == 0 { inode[UInt64(st.st_ino)] = i }
+        }
+        var out: [Int: (host: Int, pid: pid_t)] = [:]
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(e),
+                  let comm = try? String(contentsOfFile: "/proc/\(e)/comm", encoding: .utf8), comm.hasPrefix("autosam"),
+                  let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(e)/ns/net"),
+                  let ino = UInt64(ns.dropFirst(5).dropLast()), let host = inode[ino],
+                  let env = FileManager.default.contents(atPath: "/proc/\(e)/environ") else { continue }
+            let rank = env.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                .first { $0.hasPrefix("OMPI_COMM_WORLD_RANK=") }.flatMap { Int($0.dropFirst(21)) }
+            if let rank { out[rank] = (host, pid) }
+        }
+        return out
+    }
+
+    /// Launch/multihost.sh on these hosts: transports on their subnet, their rsh agent, one
+    /// thread per rank and no binding (the hosts share this machine's cores).
+    func launch(binary: URL, ranks: Int, restarts: Int = 0, _ command: [String]) throws -> LauncherJob {
+        try LauncherJob(TestPaths.packageRoot + "/Launch/multihost.sh",
+                        ["--hostfile", hostfile, "--ranks", "\(ranks)", "--threads", "1", "--no-bind", "--subnet", subnet,
+                         "--agent", agent, "--max-restarts", "\(restarts)", "--"] + command,
+                        environment: ["BIN": binary.path])
+    }
+}
+
+/// A launcher script running in the background, its output in files, so a test can act on a
+/// job while it runs. Stopping it (SIGTERM) stops the mpirun it runs.
+final class LauncherJob {
+    let process = Process()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("launcher-\(UUID().uuidString)")
+
+    init(_ script: String, _ args: [String], environment extra: [String: String]) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + args
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        for (k, v) in extra { env[k] = v }
+        process.environment = env
+        for name in ["stdout", "stderr"] { _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: nil) }
+        process.standardOutput = try FileHandle(forWritingTo: dir.appendingPathComponent("stdout"))
+        process.standardError = try FileHandle(forWritingTo: dir.appendingPathComponent("stderr"))
+        try process.run()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        if finish(within: 10) == nil { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    var stdout: String { (try? String(contentsOf: dir.appendingPathComponent("stdout"), encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOf: dir.appendingPathComponent("stderr"), encoding: .utf8)) ?? "" }
+
+    /// Waits until `condition` holds; false on timeout or when the job ended first.
+    func wait(upTo seconds: TimeInterval, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            if !process.isRunning { return condition() }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    /// Waits for the job to end, calling `watch` while it runs; its exit status, or nil on timeout.
+    func finish(within seconds: TimeInterval, watch: () -> Void = {}) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { watch(); usleep(100_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+}
