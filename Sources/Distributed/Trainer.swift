@@ -219,7 +219,13 @@ public final class Trainer {
         }
         items += validationSamples.map { ($0, .identity) }
         phase = "filling the embedding cache"
-        let round = comm.size * 4, t0 = Date()
+        // A round is one item per rank, so a rank waits at most one encoder pass for the others;
+        // that pass is work, not a stall, and can outlast a short distributed.timeout_s (a
+        // ViT-H image on one core), so the fill's collectives wait at least 10 minutes.
+        let deadline = comm.timeout
+        if deadline > 0 { comm.timeout = max(deadline, 600) }
+        defer { comm.timeout = deadline }
+        let round = comm.size, t0 = Date()
         var computed = 0.0, done = 0.0
         progress.start(total: items.count, label: "embedding cache")
         for lo in stride(from: 0, to: items.count, by: round) {
