@@ -45,6 +45,8 @@ public final class Trainer {
     let progress: ProgressReporter
     var phase = "start-up"
     var lastTimedCheckpoint = Date()
+    /// Whether `data.skip_bad`'s decoding pass has run (once per trainer).
+    var checkedReadable = false
     /// Rank 0's TensorBoard scalars beside metrics.jsonl (opened when training starts).
     var events: TensorBoardWriter?
 
@@ -113,7 +115,10 @@ public final class Trainer {
         let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
         model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
         pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache, precision: config.output.cachePrecision),
-                                  encoderID: try SamplePipeline.encoderID(kind: config.model.sam, checkpoint: config.model.checkpoint))
+                                  encoderID: try SamplePipeline.encoderID(kind: config.model.sam, checkpoint: config.model.checkpoint)
+                                      // The encoder's bits depend on the engine and thread count: the
+                                      // batch-invariant mode reads only what its own path computed.
+                                      + (config.distributed.deterministic ? ";computed=reference-1-thread" : ""))
         adam = Adam(parameterCount: g.store.count, lr: config.train.lr, weightDecay: config.train.weightDecay)
         let split = try TrainingSplit.load(config)
         for w in split.warnings { emit("warning: \(w)") }
@@ -185,6 +190,7 @@ public final class Trainer {
     /// fixes each sample's place. (Discovery checks only file headers; a truncated JPEG or a
     /// mask of the wrong size shows only when decoded.)
     func dropUnreadable() throws {
+        checkedReadable = true
         phase = "checking every image and mask (data.skip_bad)"
         let all = trainSamples + validationSamples
         var bad = [Double](repeating: 0, count: all.count)
@@ -208,7 +214,6 @@ public final class Trainer {
     /// every core before the first step instead of on one rank at a time inside it. The ranks
     /// compare counts every few items: one progress line for all, and no rank ever far ahead.
     func fillCache() throws {
-        if config.data.skipBad { try dropUnreadable() }
         var items: [(sample: DatasetSample, augmentation: AugmentationParams)] = []
         for (i, s) in trainSamples.enumerated() {
             if config.augment.enabled {
@@ -285,6 +290,7 @@ public final class Trainer {
         out("training \(config.generator.backbone) g (\(model.generator.store.count) parameters) on \(trainSamples.count) images, "
             + "validating on \(validationSamples.count); \(comm.size) rank(s), batch \(cfg.batchSize) × accumulate \(cfg.accumulate)"
             + (comm.size > 1 ? " (shards \(shards))" : ""))
+        if config.data.skipBad && !checkedReadable { try dropUnreadable() }
         if writesOutputs { try fillCache() }
         if step == 0, position.batch == 0, epoch == 0, writesOutputs, !validationSamples.isEmpty {
             phase = "initial validation"

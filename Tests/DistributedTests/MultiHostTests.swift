@@ -207,6 +207,27 @@ final class MultiHostTests: XCTestCase {
         print("restart: \(restart); resumed at step \(resumedStep ?? -1) (newest before the kill: \(saved))")
     }
 
+    /// The deterministic mode across hosts: 20 steps with one rank on each of 2 test hosts (and
+    /// 2 ranks on one host plus 1 on another), uneven shards included (batch 3 over 2 ranks),
+    /// give bitwise one process's parameters, BatchNorm buffers and Adam state.
+    func testDeterministicTrainingAcrossHostsGivesOneProcesssBits() throws {
+        func cfg(_ name: String) throws -> String {
+            try config(name, epochs: 8, batch: 3, distributed: "deterministic: true, timeout_s: 120")
+        }
+        let single = try ProgramRunner.run(bin.path, ["train", "--config", try cfg("det-one"), "--max-steps", "20"], timeout: 600)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        for (name, slots, ranks) in [("det-hosts2", nil as [Int]?, 2), ("det-hosts3", [2, 1], 3)] {
+            let hosts = try slots.map { try TestHosts($0.count, slots: $0) } ?? TestHosts(2)
+            defer { hosts.down() }
+            let r = try run(hosts, ranks: ranks, ["train", "--config", try cfg(name), "--max-steps", "20"], timeout: 600)
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertEqual(Set(r.placement.values).count, hosts.hosts.count, "one rank or more on every host: \(r.placement)")
+            let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/det-one/step-00000020.ckpt", "--compare",
+                                                       "\(Self.root)/\(name)/step-00000020.ckpt", "--tolerance", "0"])
+            XCTAssertEqual(cmp.status, 0, "\(name) vs one process:\n" + cmp.stdout.split(separator: "\n").suffix(6).joined(separator: "\n"))
+        }
+    }
+
     /// `bench dist --hosts 2 --link 1gbit`: one rank on each of 2 shaped test hosts, the ring
     /// model's all-reduce is 2(N−1)/N of the buffer over 1 Gbit/s, the measured one is no faster
     /// than the shaped link allows (an unshaped veth is several times faster), and the hosts

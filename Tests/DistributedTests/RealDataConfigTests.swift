@@ -87,6 +87,15 @@ final class RealDataConfigTests: XCTestCase {
         // A box from the true mask on a real polyp: SAM should find most of it.
         let boxDice = Double(rows[1].split(separator: ",")[7])!
         XCTAssertGreaterThan(boxDice, 0.5, summary)
+        // What Launch/demo.sh DATA=… runs besides: verify with --data, figures on the validation split.
+        let verify = try run(2, ["verify", "--config", cfg, "--data", data, "--steps", "1"])
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+        XCTAssertTrue(verify.stdout.contains("PASSED"), verify.stdout)
+        let figures = try ProgramRunner.run(bin.path, ["figures", "--checkpoint", "\(root)/polyp/last.ckpt", "--split", "validation",
+                                                       "--images", "1", "--output", "\(root)/figures", "--threads", "1"], timeout: 600)
+        XCTAssertEqual(figures.status, 0, figures.stdout + figures.stderr)
+        let panels = try FileManager.default.contentsOfDirectory(atPath: "\(root)/figures").filter { $0.hasPrefix("panels_") }
+        XCTAssertEqual(panels.count, 1, "\(panels)")
     }
 
     /// Configs/glas.yaml and Configs/monuseg.yaml load and run on their layouts: GlaS as released
