@@ -44,6 +44,26 @@ extension DataParallelTests {
         XCTAssertTrue(r.stdout.contains("gradients 0.00e+00"), r.stdout)
     }
 
+    /// The mode is the same mathematics as the default path: on one rank, from the same
+    /// parameters, step 1's loss agrees within verify's loss tolerance (1e-5 relative; the two
+    /// differ only in summation order and the engine), and both runs train.
+    func testDeterministicOneRankStaysWithinToleranceOfTheDefaultPath() throws {
+        let data = try data(9)
+        var first: [Double] = []
+        for (name, extra) in [("plain1", ""), ("detplain1", "distributed: {deterministic: true}")] {
+            let cfg = try config(name, data: data, batch: 4, extra: extra)
+            let r = try run(1, ["train", "--config", cfg, "--max-steps", "3"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let l = try steps("\(Self.root)/\(name)")
+            XCTAssertEqual(l.count, 3)
+            XCTAssertTrue(l.allSatisfy(\.isFinite), "\(name): \(l)")
+            first.append(l[0])
+        }
+        let rel = abs(first[1] - first[0]) / abs(first[0])
+        print("deterministic vs default, 1 rank, step-1 loss: relative difference \(rel)")
+        XCTAssertLessThanOrEqual(rel, 1e-5, "step-1 losses \(first)")
+    }
+
     /// The option refuses what would break its promise: oneDNN, or more than one thread per rank.
     func testDeterministicRefusesOneDNNAndThreads() throws {
         let cfg = try config("detrefuse", data: try data(9), batch: 4, extra: "distributed: {deterministic: true}")
