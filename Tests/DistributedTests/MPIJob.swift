@@ -4,7 +4,7 @@ import XCTest
 /// An mpirun job of the built binary running in the background, so a test can watch its
 /// files and signal its ranks (SIGKILL, SIGSTOP) while it runs. Each job's ranks carry a
 /// marker variable, so their processes are found through /proc.
-final class MPIJob {
+final class MPIJob: BackgroundJob {
     let process = Process()
     let marker = UUID().uuidString
     let dir: URL
@@ -33,27 +33,6 @@ final class MPIJob {
         for pid in rankPIDs().values { kill(pid, SIGCONT); kill(pid, SIGKILL) }
         if process.isRunning { process.terminate() }
         try? FileManager.default.removeItem(at: dir)
-    }
-
-    var stdout: String { (try? String(contentsOf: dir.appendingPathComponent("stdout"), encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOf: dir.appendingPathComponent("stderr"), encoding: .utf8)) ?? "" }
-
-    /// Waits until `condition` holds or the job ends; false on timeout or when the job ended first.
-    func wait(upTo seconds: TimeInterval, until condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            if !process.isRunning { return condition() }
-            usleep(100_000)
-        }
-        return false
-    }
-
-    /// Waits for the job to end; its exit status, or nil on timeout.
-    func finish(within seconds: TimeInterval) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(100_000) }
-        return process.isRunning ? nil : process.terminationStatus
     }
 
     /// This job's rank processes by rank.

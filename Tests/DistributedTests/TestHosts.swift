@@ -89,7 +89,7 @@ final class TestHosts {
 
 /// A launcher script running in the background, its output in files, so a test can act on a
 /// job while it runs. Stopping it (SIGTERM) stops the mpirun it runs.
-final class LauncherJob {
+final class LauncherJob: BackgroundJob {
     let process = Process()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("launcher-\(UUID().uuidString)")
 
@@ -119,24 +119,4 @@ final class LauncherJob {
         if finish(within: 10) == nil { kill(process.processIdentifier, SIGKILL) }
     }
 
-    var stdout: String { (try? String(contentsOf: dir.appendingPathComponent("stdout"), encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOf: dir.appendingPathComponent("stderr"), encoding: .utf8)) ?? "" }
-
-    /// Waits until `condition` holds; false on timeout or when the job ended first.
-    func wait(upTo seconds: TimeInterval, until condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            if !process.isRunning { return condition() }
-            usleep(100_000)
-        }
-        return false
-    }
-
-    /// Waits for the job to end, calling `watch` while it runs; its exit status, or nil on timeout.
-    func finish(within seconds: TimeInterval, watch: () -> Void = {}) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { watch(); usleep(100_000) }
-        return process.isRunning ? nil : process.terminationStatus
-    }
 }
