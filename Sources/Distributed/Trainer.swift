@@ -294,6 +294,7 @@ public final class Trainer {
         if writesOutputs { try fillCache() }
         if step == 0, position.batch == 0, epoch == 0, writesOutputs, !validationSamples.isEmpty {
             phase = "initial validation"
+            try recomputeBatchNormStatistics()
             let v = try timeline.span("validation", "evaluation") { try validate() }
             out("epoch 0 (initial): validation Dice \(fmt(v.dice)) IoU \(fmt(v.iou))")
             if comm.isRoot {
@@ -373,6 +374,7 @@ public final class Trainer {
         progress.finish()
         if writesOutputs && !validationSamples.isEmpty {
             phase = "validation after epoch \(epoch)"
+            try recomputeBatchNormStatistics()
             let v = try timeline.span("validation", "evaluation") { try validate() }
             row["val_dice"] = v.dice
             row["val_iou"] = v.iou
@@ -530,6 +532,25 @@ public final class Trainer {
             total += Metrics.dice(p, t)
         }
         return total / Double(b)
+    }
+
+    /// `train.precise_bn_images` > 0: g's BatchNorm running statistics become the plain average
+    /// of batch statistics over that many training images (PreciseBN), in batches of the global
+    /// batch size. Every rank computes the same batches alone, so the result is one process's
+    /// for any rank count; rank 0's then go to every rank, so replicas stay equal even where
+    /// hosts round differently.
+    func recomputeBatchNormStatistics() throws {
+        let k = config.train.preciseBNImages
+        guard k > 0 else { return }
+        let chosen = PreciseBN.images(trainSamples, count: k, seed: config.train.seed)
+        try timeline.span("PreciseBN statistics", "compute", args: ["images": "\(chosen.count)"]) {
+            try PreciseBN.recompute(model.generator, pipeline: pipeline, samples: chosen, batchSize: config.train.batchSize)
+        }
+        guard comm.size > 1 else { return }
+        phase = "PreciseBN statistics broadcast"
+        var stats = model.generator.buffers.flatValues
+        try comm.broadcast(&stats, root: 0)
+        try model.generator.buffers.setFlatValues(stats)
     }
 
     /// Mean validation Dice and IoU, on every rank (call it on all of them). Batch c of the

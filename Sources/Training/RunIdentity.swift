@@ -33,6 +33,8 @@ public struct RunIdentity: Codable, Equatable, Sendable {
             // A cosine decays over the whole run, so the epoch count changes every step's rate.
             if c.train.schedule == .cosine { optional.append("train.epochs: \(c.train.epochs)") }
         }
+        // Recomputed statistics are part of the state every later step and checkpoint carries.
+        if c.train.preciseBNImages > 0 { optional.append("train.precise_bn_images: \(c.train.preciseBNImages)") }
         // Absent means float32, the only precision before the key existed.
         if c.output.cachePrecision != .float32 { optional.append("output.cache_precision: \(c.output.cachePrecision.rawValue)") }
         return optional + [

@@ -97,14 +97,28 @@ public final class SamplePipeline {
 
     /// Stacks prepared samples into g's input, the embeddings and the targets.
     public func batch(_ items: [Prepared]) -> (images: Tensor, embeddings: Tensor, targets: Tensor) {
-        let b = items.count, s = sam.imageSize, e = sam.embeddingSize, lr = e * 4
-        var images = Tensor(shape: [b, 3, s, s], data: items.flatMap(\.image))
-        if generatorSide != s {
-            images = BilinearResize.forward(images, height: generatorSide, width: generatorSide, alignCorners: true)
-        }
+        let b = items.count, e = sam.embeddingSize, lr = e * 4
+        let images = generatorInput(items.map(\.image))
         let emb = Tensor(shape: [b, sam.maskDecoder.dim, e, e], data: items.flatMap(\.embedding.data))
         let tgt = Tensor(shape: [b, 1, lr, lr], data: items.flatMap(\.target))
         return (images, emb, tgt)
+    }
+
+    /// g's input for `samples` under `augmentations`: the images alone (no embedding, no mask).
+    public func generatorImages(_ samples: [DatasetSample], augmentations: [AugmentationParams]) throws -> Tensor {
+        precondition(samples.count == augmentations.count, "generatorImages: \(samples.count) samples, \(augmentations.count) augmentations")
+        return try generatorInput(zip(samples, augmentations).map { sample, a in
+            var image = try ImageDecoder.read(sample.imagePath, channels: 3)
+            if !a.isIdentity { image = Augmentation.apply(a, to: image) }
+            return preprocess(image).data
+        })
+    }
+
+    /// SAM-preprocessed images [3, S, S] stacked and resized to g's side.
+    func generatorInput(_ images: [[Float]]) -> Tensor {
+        let s = sam.imageSize
+        let x = Tensor(shape: [images.count, 3, s, s], data: images.flatMap { $0 })
+        return generatorSide == s ? x : BilinearResize.forward(x, height: generatorSide, width: generatorSide, alignCorners: true)
     }
 
     func readBytes(_ path: String) throws -> [UInt8] {

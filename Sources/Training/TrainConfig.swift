@@ -92,9 +92,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var schedule: LRSchedule = .constant
         /// Optimiser steps over which the learning rate ramps linearly up to `lr` first.
         public var warmupSteps: Int = 0
+        /// Training images over which g's BatchNorm running statistics are recomputed as a plain
+        /// average before each validation (PreciseBN); 0 keeps the exponential running averages.
+        public var preciseBNImages: Int = 0
         enum CodingKeys: String, CodingKey, CaseIterable {
             case epochs, accumulate, lr, seed, schedule
             case batchSize = "batch_size", weightDecay = "weight_decay", dropLast = "drop_last", warmupSteps = "warmup_steps"
+            case preciseBNImages = "precise_bn_images"
         }
         public init() {}
         public init(from decoder: Decoder) throws {
@@ -109,6 +113,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             dropLast = try c.decodeIfPresent(Bool.self, forKey: .dropLast) ?? dropLast
             schedule = try c.decodeIfPresent(LRSchedule.self, forKey: .schedule) ?? schedule
             warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
+            preciseBNImages = try c.decodeIfPresent(Int.self, forKey: .preciseBNImages) ?? preciseBNImages
         }
     }
 
@@ -242,6 +247,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if !(train.lr > 0) { throw bad("train.lr must be positive, got \(train.lr)") }
         if train.weightDecay < 0 { throw bad("train.weight_decay must not be negative") }
         if train.warmupSteps < 0 { throw bad("train.warmup_steps must not be negative, got \(train.warmupSteps)") }
+        if train.preciseBNImages < 0 { throw bad("train.precise_bn_images must not be negative, got \(train.preciseBNImages)") }
         if augment.variants < 1 { throw bad("augment.variants must be at least 1, got \(augment.variants)") }
         if !(0..<1).contains(data.validationFraction) { throw bad("data.validation_fraction must be in [0, 1), got \(data.validationFraction)") }
         if output.checkpointEvery < 1 { throw bad("output.checkpoint_every must be at least 1") }

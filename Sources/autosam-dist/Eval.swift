@@ -25,6 +25,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Score a split of the checkpoint's training config instead of (or beside) --data folders: 'validation' (the held-out images the run chose on).")
     var split: String?
 
+    @Option(name: .customLong("precise-bn"), help: "First recompute g's BatchNorm running statistics as the plain average over N training images of the checkpoint's config (PreciseBN, the images train.precise_bn_images picks), in batches of --batch-size.")
+    var preciseBN: Int?
+
     @Flag(help: "Also score SAM prompted with each ground-truth mask's bounding box (no g): what a person's box would reach.")
     var boxBaseline = false
 
@@ -68,12 +71,24 @@ struct Eval: ParsableCommand {
         if let h = surrogate, !FileManager.default.fileExists(atPath: h) { throw ValidationError("\(h): surrogate checkpoint not found") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
+        if let n = preciseBN {
+            guard n > 0 else { throw ValidationError("--precise-bn N: N must be at least 1, got \(n)") }
+            guard checkpoint != nil else { throw ValidationError("--precise-bn needs --checkpoint (its config names the training images)") }
+        }
     }
 
     func run() throws {
         do {
             let context = try ThreadPolicy.context(explicit: threads)
             let (model, config, label, h) = try load(context)
+            if let n = preciseBN {
+                let images = PreciseBN.images(try TrainingSplit.load(config).train, count: n, seed: config.train.seed)
+                let pipeline = SamplePipeline(sam: model.sam, cache: try EmbeddingCache(directory: cache ?? config.output.cache,
+                                                                                     precision: config.output.cachePrecision),
+                                              encoderID: try SamplePipeline.encoderID(kind: model.sam.kind, checkpoint: config.model.checkpoint))
+                try PreciseBN.recompute(model.generator, pipeline: pipeline, samples: images, batchSize: batchSize)
+                print("PreciseBN: g's BatchNorm statistics recomputed over \(images.count) training images")
+            }
             var report = try EvaluationRun.run(
                 model: model, samCheckpoint: config.model.checkpoint, checkpointPath: label,
                 roots: data, skipBad: skipBad, cacheDirectory: cache ?? config.output.cache, cachePrecision: config.output.cachePrecision,

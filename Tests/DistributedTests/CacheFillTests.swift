@@ -10,16 +10,18 @@ extension DataParallelTests {
     /// 1-rank run on the full cache encodes nothing and its initial validation Dice, IoU and MAE
     /// equal the 3-rank run's exactly (same parameters, same batches, per-image slots). The MAE
     /// of the probability map is what makes this strict: a random g's Dice is often 0 anywhere.
+    /// Validation runs on PreciseBN statistics, which every rank computes alone and rank 0
+    /// broadcasts, so they too must be the same on any rank count (and differ from none).
     func testRanksFillTheCacheTogetherAndValidationIsTheSameOnAnyRankCount() throws {
         let data = try data(10)
         let cache = "\(Self.root)/fill-cache"
-        func cfg(_ name: String) throws -> String {
+        func cfg(_ name: String, preciseBN: Int = 5) throws -> String {
             let text = """
             model: {sam: lite_medsam, checkpoint: \(weights!)}
             generator: {backbone: hardnet39ds}
             data: {train: \(data), validation_fraction: 0.4}
             augment: {enabled: true, variants: 2}
-            train: {epochs: 1, batch_size: 3, lr: 0.001}
+            train: {epochs: 1, batch_size: 3, lr: 0.001, precise_bn_images: \(preciseBN)}
             output: {dir: \(Self.root)/\(name), cache: \(cache), cache_precision: float16}
             """
             let path = "\(Self.root)/\(name).yaml"
@@ -47,5 +49,8 @@ extension DataParallelTests {
         let line = one.stdout.split(separator: "\n").first { $0.hasPrefix("epoch 0 (initial)") }
         XCTAssertNotNil(line)
         XCTAssertTrue(three.stdout.contains(String(line ?? "missing")), three.stdout)
+        let running = try run(1, ["train", "--config", try cfg("fill1-running", preciseBN: 0), "--max-steps", "1"])
+        XCTAssertEqual(running.status, 0, running.stderr)
+        XCTAssertNotEqual(try initial("fill1-running"), first, "PreciseBN statistics change the validation scores")
     }
 }

@@ -56,6 +56,15 @@ final class MultiHostTests: XCTestCase {
         return (status, job.stdout, job.stderr, placement)
     }
 
+    /// Waits for the job's first step checkpoint in `dir`; fails the test, with what runs where
+    /// and the job's output, when it does not come.
+    func reachedFirstStep(_ job: LauncherJob, _ dir: String, on hosts: TestHosts, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        if job.wait(upTo: 180, until: { FileManager.default.fileExists(atPath: dir + "/step-00000001.ckpt") }) { return true }
+        XCTFail("no step-1 checkpoint in \(dir) within 180 s\nprocesses:\n\(hosts.processes())\nstdout:\n\(job.stdout)\nstderr:\n\(job.stderr)",
+                file: file, line: line)
+        return false
+    }
+
     /// Every checkpoint left in `dir` loads (`inspect`).
     func assertCheckpointsLoad(_ dir: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".ckpt") }
@@ -104,7 +113,7 @@ final class MultiHostTests: XCTestCase {
         defer { hosts.down() }
         let job = try hosts.launch(binary: bin, ranks: 2, ["train", "--config", cfg])
         defer { job.stop() }
-        XCTAssertTrue(job.wait(upTo: 180) { FileManager.default.fileExists(atPath: dir + "/step-00000001.ckpt") }, job.stderr)
+        guard reachedFirstStep(job, dir, on: hosts) else { return }
         XCTAssertEqual(hosts.ranks().mapValues(\.host), [0: 0, 1: 1], "rank → test host")
         try hosts.cut(1)
         let cut = Date()
@@ -130,7 +139,7 @@ final class MultiHostTests: XCTestCase {
         defer { hosts.down() }
         let job = try hosts.launch(binary: bin, ranks: 2, restarts: 1, ["train", "--config", cfg, "--max-steps", "3"])
         defer { job.stop() }
-        XCTAssertTrue(job.wait(upTo: 180) { FileManager.default.fileExists(atPath: dir + "/step-00000001.ckpt") }, job.stderr)
+        guard reachedFirstStep(job, dir, on: hosts) else { return }
         let saved = CheckpointFiles.newestStep(dir)
         XCTAssertLessThan(saved, 3, "cut before the last step")
         try hosts.cut(1)
@@ -150,6 +159,26 @@ final class MultiHostTests: XCTestCase {
         print("dropped host: \(restart)")
     }
 
+    /// A host that takes the daemon's launch and never runs it: mpirun alone would wait forever;
+    /// the launcher stops the attempt after --launch-timeout, names the host, drops it under
+    /// --max-restarts 1 and runs on the host left.
+    func testHangingDaemonLaunchIsStoppedAndTheHostDropped() throws {
+        let dir = "\(Self.root)/hung"
+        let cfg = try config("hung", epochs: 1, distributed: "timeout_s: 60")
+        let hosts = try TestHosts(2)
+        defer { hosts.down() }
+        let job = try hosts.launch(binary: bin, ranks: 2, restarts: 1, launchTimeout: 10, agent: try hosts.hangingAgent(host: 1),
+                                   ["train", "--config", cfg, "--max-steps", "1"])
+        defer { job.stop() }
+        let status = job.finish(within: 150)
+        let err = job.stderr, hung = hosts.hosts[1].address
+        XCTAssertEqual(status, 0, "ran on the host left:\n\(err)\n\(hosts.processes())")
+        XCTAssertTrue(err.contains("multihost: the MPI daemons did not all start within 10 s (not answering: \(hung) )"), err)
+        XCTAssertTrue(err.contains("multihost: dropping \(hung): it does not answer"), err)
+        XCTAssertTrue(err.contains("multihost: attempt 2 of 2: 1 rank(s) on \(hosts.hosts[0].address)\n"), err)
+        XCTAssertEqual(CheckpointFiles.newestStep(dir), 1)
+    }
+
     /// A rank SIGSTOPped on a host that stays reachable: mpirun sees nothing wrong, the
     /// collective watchdog ends the job within distributed.timeout_s + 30 s, naming the rank.
     func testStoppedRankOnAReachableHostIsNamed() throws {
@@ -159,7 +188,7 @@ final class MultiHostTests: XCTestCase {
         defer { hosts.down() }
         let job = try hosts.launch(binary: bin, ranks: 2, ["train", "--config", cfg])
         defer { job.stop() }
-        XCTAssertTrue(job.wait(upTo: 180) { FileManager.default.fileExists(atPath: dir + "/step-00000001.ckpt") }, job.stderr)
+        guard reachedFirstStep(job, dir, on: hosts) else { return }
         let ranks = hosts.ranks()
         guard let victim = ranks[1], victim.host == 1 else { return XCTFail("rank 1 not found on host 1: \(ranks)") }
         kill(victim.pid, SIGSTOP)
@@ -188,7 +217,7 @@ final class MultiHostTests: XCTestCase {
         defer { hosts.down() }
         let job = try hosts.launch(binary: bin, ranks: 2, restarts: 1, ["train", "--config", cfg, "--max-steps", "3"])
         defer { job.stop() }
-        XCTAssertTrue(job.wait(upTo: 180) { FileManager.default.fileExists(atPath: dir + "/step-00000001.ckpt") }, job.stderr)
+        guard reachedFirstStep(job, dir, on: hosts) else { return }
         let saved = CheckpointFiles.newestStep(dir)
         guard let victim = hosts.ranks()[1] else { return XCTFail("rank 1 not found") }
         kill(victim.pid, SIGKILL)
@@ -207,23 +236,23 @@ final class MultiHostTests: XCTestCase {
         print("restart: \(restart); resumed at step \(resumedStep ?? -1) (newest before the kill: \(saved))")
     }
 
-    /// The deterministic mode across hosts: 20 steps on 3 ranks over 2 test hosts (2 ranks on one,
-    /// 1 on the other; batch 3 over 8 images, so every third batch of 2 leaves a rank empty) give
+    /// The deterministic mode across hosts: 9 steps on 3 ranks over 2 test hosts (2 ranks on one,
+    /// 1 on the other; batch 3 over 8 images, so every third batch, of 2, leaves a rank empty) give
     /// bitwise one process's parameters, BatchNorm buffers and Adam state.
     func testDeterministicTrainingAcrossHostsGivesOneProcesssBits() throws {
         func cfg(_ name: String) throws -> String {
             try config(name, epochs: 8, batch: 3, distributed: "deterministic: true, timeout_s: 120")
         }
-        let single = try ProgramRunner.run(bin.path, ["train", "--config", try cfg("det-one"), "--max-steps", "20"], timeout: 600)
+        let single = try ProgramRunner.run(bin.path, ["train", "--config", try cfg("det-one"), "--max-steps", "9"], timeout: 600)
         XCTAssertEqual(single.status, 0, single.stderr)
         for (name, slots, ranks) in [("det-hosts", [2, 1], 3)] {
             let hosts = try TestHosts(slots.count, slots: slots)
             defer { hosts.down() }
-            let r = try run(hosts, ranks: ranks, ["train", "--config", try cfg(name), "--max-steps", "20"], timeout: 600)
+            let r = try run(hosts, ranks: ranks, ["train", "--config", try cfg(name), "--max-steps", "9"], timeout: 600)
             XCTAssertEqual(r.status, 0, r.err)
             XCTAssertEqual(Set(r.placement.values).count, hosts.hosts.count, "one rank or more on every host: \(r.placement)")
-            let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/det-one/step-00000020.ckpt", "--compare",
-                                                       "\(Self.root)/\(name)/step-00000020.ckpt", "--tolerance", "0"])
+            let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/det-one/step-00000009.ckpt", "--compare",
+                                                       "\(Self.root)/\(name)/step-00000009.ckpt", "--tolerance", "0"])
             XCTAssertEqual(cmp.status, 0, "\(name) vs one process:\n" + cmp.stdout.split(separator: "\n").suffix(6).joined(separator: "\n"))
         }
     }

@@ -79,11 +79,36 @@ final class TestHosts {
 
     /// Launch/multihost.sh on these hosts: transports on their subnet, their rsh agent, one
     /// thread per rank and no binding (the hosts share this machine's cores).
-    func launch(binary: URL, ranks: Int, restarts: Int = 0, _ command: [String]) throws -> LauncherJob {
+    func launch(binary: URL, ranks: Int, restarts: Int = 0, launchTimeout: Int = 120, agent: String? = nil,
+                _ command: [String]) throws -> LauncherJob {
         try LauncherJob(TestPaths.packageRoot + "/Launch/multihost.sh",
                         ["--hostfile", hostfile, "--ranks", "\(ranks)", "--threads", "1", "--no-bind", "--subnet", subnet,
-                         "--agent", agent, "--max-restarts", "\(restarts)", "--"] + command,
+                         "--agent", agent ?? self.agent, "--max-restarts", "\(restarts)", "--launch-timeout", "\(launchTimeout)",
+                         "--"] + command,
                         environment: ["BIN": binary.path])
+    }
+
+    /// An rsh agent for these hosts under which host `i` accepts every command and never runs
+    /// it (a daemon that hangs at start, a probe that never answers); what it leaves running is
+    /// inside the host, so `down` removes it.
+    func hangingAgent(host i: Int) throws -> String {
+        let path = dir + "/agent-hangs-\(i)"
+        let text = "#!/bin/sh\n# \(hosts[i].address) takes commands and never runs them\n"
+            + "[ \"$1\" = \"\(hosts[i].address)\" ] && exec ip netns exec \(hosts[i].namespace) sleep 100000\nexec \(agent) \"$@\"\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// What runs on these hosts and from mpirun, for a test's failure message.
+    func processes() -> String {
+        var lines: [String] = []
+        for h in hosts {
+            let pids = (try? ProgramRunner.run("/bin/sh", ["-c", "ip netns pids \(h.namespace)"]))?.stdout ?? ""
+            lines.append("\(h.address) (\(h.namespace)): pids \(pids.split(separator: "\n").joined(separator: " "))")
+        }
+        let ps = (try? ProgramRunner.run("/bin/sh", ["-c", "ps -eo pid,ppid,stat,etime,args | grep -E 'mpirun|orted|autosam-dist|agent' | grep -v grep"]))?.stdout ?? ""
+        return (lines + [ps]).joined(separator: "\n")
     }
 }
 

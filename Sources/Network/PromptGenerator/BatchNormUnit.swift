@@ -29,7 +29,7 @@ struct BatchNormUnit {
             let r: (y: Tensor, stats: NormStats, count: Int)
             do {
                 r = try SyncBatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean,
-                                                     runningVar: &variance, reducer: reducer)
+                                                     runningVar: &variance, reducer: reducer, momentum: buffers.batchNormMomentum)
             } catch {
                 throw SyncBatchNormError(layer: name, phase: "statistics", underlying: error)
             }
@@ -41,7 +41,8 @@ struct BatchNormUnit {
         }
         if training {
             var mean = buffers.slot(meanSlot), variance = buffers.slot(varSlot)
-            let r = BatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean, runningVar: &variance)
+            let r = BatchNorm2D.trainForward(x, gamma: g, beta: b, runningMean: &mean, runningVar: &variance,
+                                             momentum: buffers.batchNormMomentum)
             buffers.withSlot(meanSlot) { $0 = mean }
             buffers.withSlot(varSlot) { $0 = variance }
             return (r.y, r.stats)

@@ -8,6 +8,9 @@ public final class BufferStore {
     /// When set (data-parallel training), train-mode BatchNorm of this model forms its
     /// statistics over all replicas through it (SyncBatchNorm); nil keeps them local.
     public var statisticsReducer: BatchStatisticsReducer?
+    /// How far one train-mode batch moves the running statistics (PyTorch's 0.1);
+    /// `PromptGenerator.recomputeRunningStats` sets 1/k for a plain average.
+    public var batchNormMomentum: Float = 0.1
 
     public init() {}
 

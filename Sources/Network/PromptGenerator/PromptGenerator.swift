@@ -102,6 +102,21 @@ public final class PromptGenerator {
     /// BatchNorm running statistics by state-dict name, for checkpoints.
     public var runningStats: [(name: String, values: [Float])] { buffers.named }
 
+    /// Replaces every BatchNorm's running statistics by their plain average over `count`
+    /// train-mode batches, `batch(k)` the k-th (PreciseBN): the exponential average with
+    /// momentum 0.1 lags weights that moved fast in a short run, and evaluation uses it.
+    /// Local to this process (no statistics reducer); parameters and gradients are untouched.
+    public func recomputeRunningStats(batches count: Int, _ batch: (Int) throws -> Tensor) throws {
+        let reducer = buffers.statisticsReducer, momentum = buffers.batchNormMomentum
+        buffers.statisticsReducer = nil
+        defer { buffers.statisticsReducer = reducer; buffers.batchNormMomentum = momentum }
+        for k in 0..<count {
+            // Running value after batch k: (k·average of the first k + value k) / (k + 1).
+            buffers.batchNormMomentum = 1 / Float(k + 1)
+            _ = try forward(try batch(k), training: true)
+        }
+    }
+
     public func setRunningStats(_ stats: [(name: String, values: [Float])]) throws {
         for (name, v) in stats { try buffers.set(name, v) }
     }
