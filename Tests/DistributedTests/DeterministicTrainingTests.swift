@@ -11,27 +11,26 @@ extension DataParallelTests {
         let data = try data(9)
         func cfg(_ name: String) throws -> String {
             try config(name, data: data, batch: 4, epochs: 7, extra: "distributed: {deterministic: true}",
-                       outputKeys: ", checkpoint_every_steps: 6")
+                       outputKeys: ", checkpoint_every_steps: 10")
         }
         func train(_ ranks: Int, _ name: String, steps: Int, resume: String? = nil) throws {
             let r = try run(ranks, ["train", "--config", try cfg(name), "--max-steps", "\(steps)"] + (resume.map { ["--resume", $0] } ?? []))
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
         }
         let dir = { (name: String) in "\(Self.root)/\(name)" }
-        // 12 steps: four epochs, four last batches of one.
-        try train(1, "det1", steps: 12)
-        try train(2, "det2", steps: 12)
-        try train(4, "det4", steps: 6)
-        // 2 ranks' step-6 checkpoint continued on 3 ranks.
-        try train(3, "det23", steps: 12, resume: dir("det2") + "/step-00000006.ckpt")
+        try train(1, "det1", steps: 20)
+        try train(2, "det2", steps: 20)
+        try train(4, "det4", steps: 10)
+        // 2 ranks' step-10 checkpoint continued on 3 ranks.
+        try train(3, "det23", steps: 20, resume: dir("det2") + "/step-00000010.ckpt")
         let losses = try steps(dir("det1"))
-        XCTAssertEqual(losses.count, 12)
-        for (name, step) in [("det2", 12), ("det4", 6), ("det23", 12)] {
+        XCTAssertEqual(losses.count, 20)
+        for (name, step) in [("det2", 20), ("det4", 10), ("det23", 20)] {
             let ckpt = String(format: "/step-%08d.ckpt", step)
             let cmp = try ProgramRunner.run(bin.path, ["inspect", dir("det1") + ckpt, "--compare", dir(name) + ckpt, "--tolerance", "0"])
             XCTAssertEqual(cmp.status, 0, "\(name) differs from one rank at step \(step):\n\(cmp.stdout.split(separator: "\n").suffix(5).joined(separator: "\n"))")
             let got = try steps(dir(name))
-            XCTAssertEqual(got.suffix(name == "det23" ? 6 : step).map(\.bitPattern), losses[(name == "det23" ? 6 : 0)..<step].map(\.bitPattern),
+            XCTAssertEqual(got.suffix(name == "det23" ? 10 : step).map(\.bitPattern), losses[(name == "det23" ? 10 : 0)..<step].map(\.bitPattern),
                            "\(name): per-step losses")
         }
     }

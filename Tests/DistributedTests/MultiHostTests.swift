@@ -236,23 +236,23 @@ final class MultiHostTests: XCTestCase {
         print("restart: \(restart); resumed at step \(resumedStep ?? -1) (newest before the kill: \(saved))")
     }
 
-    /// The deterministic mode across hosts: 9 steps on 3 ranks over 2 test hosts (2 ranks on one,
+    /// The deterministic mode across hosts: 20 steps on 3 ranks over 2 test hosts (2 ranks on one,
     /// 1 on the other; batch 3 over 8 images, so every third batch, of 2, leaves a rank empty) give
     /// bitwise one process's parameters, BatchNorm buffers and Adam state.
     func testDeterministicTrainingAcrossHostsGivesOneProcesssBits() throws {
         func cfg(_ name: String) throws -> String {
             try config(name, epochs: 8, batch: 3, distributed: "deterministic: true, timeout_s: 120")
         }
-        let single = try ProgramRunner.run(bin.path, ["train", "--config", try cfg("det-one"), "--max-steps", "9"], timeout: 600)
+        let single = try ProgramRunner.run(bin.path, ["train", "--config", try cfg("det-one"), "--max-steps", "20"], timeout: 600)
         XCTAssertEqual(single.status, 0, single.stderr)
         for (name, slots, ranks) in [("det-hosts", [2, 1], 3)] {
             let hosts = try TestHosts(slots.count, slots: slots)
             defer { hosts.down() }
-            let r = try run(hosts, ranks: ranks, ["train", "--config", try cfg(name), "--max-steps", "9"], timeout: 600)
+            let r = try run(hosts, ranks: ranks, ["train", "--config", try cfg(name), "--max-steps", "20"], timeout: 600)
             XCTAssertEqual(r.status, 0, r.err)
             XCTAssertEqual(Set(r.placement.values).count, hosts.hosts.count, "one rank or more on every host: \(r.placement)")
-            let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/det-one/step-00000009.ckpt", "--compare",
-                                                       "\(Self.root)/\(name)/step-00000009.ckpt", "--tolerance", "0"])
+            let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/det-one/step-00000020.ckpt", "--compare",
+                                                       "\(Self.root)/\(name)/step-00000020.ckpt", "--tolerance", "0"])
             XCTAssertEqual(cmp.status, 0, "\(name) vs one process:\n" + cmp.stdout.split(separator: "\n").suffix(6).joined(separator: "\n"))
         }
     }
