@@ -90,6 +90,7 @@ resumed() {
 }
 
 abort_grace=15
+stop_mpirun() { kill -TERM "$mpi" 2>/dev/null || true; sleep 5; kill -KILL "$mpi" 2>/dev/null || true; }
 causes=()
 attempt=0
 while :; do
@@ -116,13 +117,13 @@ while :; do
       silent=$(while read -r line; do h=${line%%[[:space:]]*}; answers "$h" || printf '%s ' "$h"; done < "$work/hosts")
       echo "multihost: the MPI daemons did not all start within ${launch_timeout} s (not answering: ${silent:-none; a daemon hangs}); stopping the attempt" >&2
       launch_cause="launch timeout after ${launch_timeout} s; hosts not answering: ${silent:-none}"
-      kill -TERM "$mpi" 2>/dev/null || true; sleep 5; kill -KILL "$mpi" 2>/dev/null || true
+      stop_mpirun
       break
     fi
     if [ -z "$failed_at" ] && grep -qE 'MPI_ABORT was invoked|\): error: ' "$work/stderr"; then failed_at=$SECONDS; fi
     if [ -n "$failed_at" ] && [ $((SECONDS - failed_at)) -ge "$abort_grace" ]; then
       echo "multihost: mpirun still runs ${abort_grace} s after a rank failed (a host is probably unreachable); stopping it" >&2
-      kill -TERM "$mpi" 2>/dev/null || true; sleep 5; kill -KILL "$mpi" 2>/dev/null || true
+      stop_mpirun
       break
     fi
     sleep 1

@@ -145,6 +145,11 @@ public final class Trainer {
         var p = model.generator.store.values
         try comm.broadcast(&p, root: 0)
         model.generator.store.setFlatValues(p)
+        try broadcastRunningStats()
+    }
+
+    /// Rank 0's BatchNorm running statistics on every rank.
+    func broadcastRunningStats() throws {
         var b = model.generator.buffers.flatValues
         try comm.broadcast(&b, root: 0)
         try model.generator.buffers.setFlatValues(b)
@@ -548,9 +553,7 @@ public final class Trainer {
         }
         guard comm.size > 1 else { return }
         phase = "PreciseBN statistics broadcast"
-        var stats = model.generator.buffers.flatValues
-        try comm.broadcast(&stats, root: 0)
-        try model.generator.buffers.setFlatValues(stats)
+        try broadcastRunningStats()
     }
 
     /// Mean validation Dice and IoU, on every rank (call it on all of them). Batch c of the

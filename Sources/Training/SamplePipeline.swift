@@ -67,9 +67,7 @@ public final class SamplePipeline {
         let bytes = try readBytes(sample.imagePath)
         let key = key(bytes, augmentation), e = sam.embeddingSize
         if cache.contains(key, count: sam.maskDecoder.dim * e * e) { return false }
-        var image = try ImageDecoder.read(sample.imagePath, channels: 3)
-        if !augmentation.isIdentity { image = Augmentation.apply(augmentation, to: image) }
-        try cache.store(key, try encode(preprocess(image).data))
+        try cache.store(key, try encode(preprocess(try augmentedImage(sample, augmentation)).data))
         return true
     }
 
@@ -107,11 +105,13 @@ public final class SamplePipeline {
     /// g's input for `samples` under `augmentations`: the images alone (no embedding, no mask).
     public func generatorImages(_ samples: [DatasetSample], augmentations: [AugmentationParams]) throws -> Tensor {
         precondition(samples.count == augmentations.count, "generatorImages: \(samples.count) samples, \(augmentations.count) augmentations")
-        return try generatorInput(zip(samples, augmentations).map { sample, a in
-            var image = try ImageDecoder.read(sample.imagePath, channels: 3)
-            if !a.isIdentity { image = Augmentation.apply(a, to: image) }
-            return preprocess(image).data
-        })
+        return try generatorInput(zip(samples, augmentations).map { try preprocess(try augmentedImage($0, $1)).data })
+    }
+
+    /// The sample's image decoded as RGB, under `augmentation`.
+    func augmentedImage(_ sample: DatasetSample, _ augmentation: AugmentationParams) throws -> Image {
+        let image = try ImageDecoder.read(sample.imagePath, channels: 3)
+        return augmentation.isIdentity ? image : Augmentation.apply(augmentation, to: image)
     }
 
     /// SAM-preprocessed images [3, S, S] stacked and resized to g's side.
