@@ -17,6 +17,29 @@ public protocol Communicator: AnyObject {
     var timeout: Double { get set }
     /// Ends every rank of the job (a rank that cannot go on must not leave the others hanging).
     func abort(code: Int32) -> Never
+
+    /// Starts summing a gradient bucket over the ranks and returns at once; `buffer` must stay
+    /// in place, untouched, until `finishGradientSums`. Buckets start in the same order on
+    /// every rank; `slot` (0..<64) names one until it is finished.
+    func startGradientSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int, transport: GradientTransport,
+                          compression: GradientCompression) throws
+    /// Moves every started bucket along without waiting (called between layers of backward).
+    func progressGradientSums() throws
+    /// Waits for every started bucket (one collective under the deadline).
+    func finishGradientSums() throws
+    /// Whether bucket `slot`'s sum has arrived (for the timeline).
+    func gradientSumDone(slot: Int) -> Bool
+}
+
+/// A group without overlap: a bucket is summed by the blocking all-reduce when it starts.
+public extension Communicator {
+    func startGradientSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int, transport: GradientTransport,
+                          compression: GradientCompression) throws {
+        try allReduceSum(buffer)
+    }
+    func progressGradientSums() throws {}
+    func finishGradientSums() throws {}
+    func gradientSumDone(slot: Int) -> Bool { true }
 }
 
 public extension Communicator {
@@ -73,6 +96,8 @@ public struct CollectiveTimeout: Error, CustomStringConvertible {
         return s
     }
 }
+
+import Training
 
 /// A group of one, for single-process runs and tests: every collective is the identity.
 public final class SingleProcessCommunicator: Communicator {

@@ -16,10 +16,13 @@ public enum DataParallelStepBenchmark {
         public var threads: Int
         /// The batch-invariant step (`distributed.deterministic`) instead of the default one.
         public var deterministic: Bool
+        /// How the default step's gradients are summed (buckets, overlap, transport, compression).
+        public var gradients: GradientReducer.Settings
 
-        public init(backbone: String, batch: Int, repeats: Int, threads: Int, deterministic: Bool = false) {
+        public init(backbone: String, batch: Int, repeats: Int, threads: Int, deterministic: Bool = false,
+                    gradients: GradientReducer.Settings = .init()) {
             self.backbone = backbone; self.batch = batch; self.repeats = repeats; self.threads = threads
-            self.deterministic = deterministic
+            self.deterministic = deterministic; self.gradients = gradients
         }
     }
 
@@ -56,6 +59,7 @@ public enum DataParallelStepBenchmark {
         g.buffers.statisticsReducer = reducer
         let model = AutoSAM(sam: sam, generator: g)
         var adam = Adam(parameterCount: g.store.count, lr: 3e-4, weightDecay: 1e-5)
+        let gradients = GradientReducer(store: g.store, comm: comm, settings: s.gradients, timeline: Timeline(enabled: false, rank: comm.rank))
 
         // The same global batch on every rank; each keeps its shard.
         let side = SamplePipeline.generatorSide(sam), b = s.batch
@@ -89,9 +93,10 @@ public enum DataParallelStepBenchmark {
                 sums = try reducer.inner.sumInSampleOrder(r.losses.flatMap { [$0, 0, 1] }, width: 3)
                 reducer.inner.sampleLayout = nil
             } else {
+                gradients.armForBackward()
                 let r = try model.trainStep(images: images, embeddings: embeddings, targets: targets, weight: weight)
                 t1 = Timeline.now()
-                if comm.size > 1 { try comm.allReduceSum(&g.store.grads) }
+                try gradients.reduce()   // with overlap: what backward did not hide
                 t2 = Timeline.now()
                 sums = [r.loss * Double(mine.count), 0, Double(mine.count)]
                 try comm.allReduceSum(&sums)
@@ -116,10 +121,13 @@ public enum DataParallelStepBenchmark {
         try comm.allReduceSum(&shares)
         guard comm.isRoot else { return nil }
         let reduceShares = Array(shares[0..<comm.size]), syncBNShares = Array(shares[comm.size...])
+        let wire = s.deterministic ? 8 : s.gradients.compression == .none ? 4 : 2
         return ["name": s.deterministic ? "dp_step_deterministic" : "dp_step", "engine": "swift", "ranks": comm.size, "threads": s.threads, "batch": b,
+                "overlap": !s.deterministic && s.gradients.overlap, "allreduce": s.deterministic ? "exact-int64" : s.gradients.transport.rawValue,
+                "compression": s.deterministic ? "none" : s.gradients.compression.rawValue, "buckets": gradients.buckets.count,
                 "backbone": s.backbone, "repeats": s.repeats, "seconds": step, "images_per_s": Double(b) / step,
                 "allreduce_s": reduce, "allreduce_share": reduceShares.max() ?? 0, "allreduce_share_min": reduceShares.min() ?? 0,
-                "allreduce_mb": Double(g.store.grads.count * (s.deterministic ? 8 : 4)) / 1e6,
+                "allreduce_mb": Double(g.store.grads.count * wire) / 1e6,
                 "syncbn_s": syncBN, "syncbn_share": syncBNShares.max() ?? 0, "syncbn_share_min": syncBNShares.min() ?? 0,
                 "syncbn_collectives": reducer.calls / (s.repeats + 1), "syncbn_kb": Double(reducer.bytes) / Double(s.repeats + 1) / 1e3,
                 "loss_allreduce_s": median(lossReduceTimes), "shard_sizes": ShardPlan(ranks: comm.size).sizes(batchCount: b)]

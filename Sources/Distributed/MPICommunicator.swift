@@ -1,4 +1,5 @@
 import MPIShim
+import Training
 
 /// MPI_COMM_WORLD through the C shim. Works under mpirun and as a singleton (rank 0 of 1).
 /// MPI can be initialised once per process, so `shared()` initialises lazily and the
@@ -104,6 +105,24 @@ public final class MPICommunicator: Communicator {
     }
 
     public func barrier() throws { try check(mpishim_barrier(), "MPI_Barrier") }
+
+    public func startGradientSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int, transport: GradientTransport,
+                                 compression: GradientCompression) throws {
+        let t: Int32 = transport == .ring ? Int32(MPISHIM_TRANSPORT_RING) : Int32(MPISHIM_TRANSPORT_MPI)
+        let w: Int32 = switch compression {
+        case .none: Int32(MPISHIM_WIRE_F32)
+        case .bf16: Int32(MPISHIM_WIRE_BF16)
+        case .fp16: Int32(MPISHIM_WIRE_F16)
+        }
+        try check(mpishim_gsum_start(Int32(slot), buffer.baseAddress, Int64(buffer.count), t, w),
+                  "gradient bucket \(slot) (\(transport.rawValue) all-reduce)")
+    }
+
+    public func progressGradientSums() throws { try check(mpishim_gsum_progress(), "gradient buckets (progress)") }
+
+    public func finishGradientSums() throws { try check(mpishim_gsum_finish(), "gradient all-reduce (buckets)") }
+
+    public func gradientSumDone(slot: Int) -> Bool { mpishim_gsum_active(Int32(slot)) == 0 }
 
     public func abort(code: Int32) -> Never {
         mpishim_abort(code)

@@ -42,6 +42,13 @@ public final class Timeline {
         return try body()
     }
 
+    /// An event that did not run as one call on this thread (a gradient bucket on the wire
+    /// while backward went on): from `start` to `end`, both `Timeline.now()` values.
+    public func record(_ name: String, _ category: String, from start: Double, to end: Double, args: [String: String]? = nil) {
+        guard enabled else { return }
+        events.append(Event(name: name, cat: category, ts: start - origin, dur: end - start, pid: rank, args: args))
+    }
+
     /// The events as the bytes of a JSON array.
     public func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(events)) }
 

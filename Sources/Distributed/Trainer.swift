@@ -23,6 +23,8 @@ public final class Trainer {
     let plan: ShardPlan
     let store: CheckpointStore
     let reducer: CommunicatorReducer
+    /// The gradient all-reduce: buckets, overlapped with backward.
+    let gradients: GradientReducer
     public let identity: RunIdentity
     public let timeline: Timeline
     public private(set) var trainSamples: [DatasetSample] = []
@@ -120,6 +122,7 @@ public final class Trainer {
                                       // batch-invariant mode reads only what its own path computed.
                                       + (config.distributed.deterministic ? ";computed=reference-1-thread" : ""))
         adam = Adam(parameterCount: g.store.count, lr: config.train.lr, weightDecay: config.train.weightDecay)
+        gradients = GradientReducer(store: g.store, comm: comm, settings: .init(config.distributed), timeline: timeline)
         let split = try TrainingSplit.load(config)
         for w in split.warnings { emit("warning: \(w)") }
         trainSamples = split.train
@@ -332,14 +335,15 @@ public final class Trainer {
             if afterGradients != nil && before == nil {
                 before = (model.generator.store.values, model.generator.buffers.flatValues)
             }
-            let sums = try trainBatch(batch)
+            let closesStep = (bi + 1) % cfg.accumulate == 0 || bi == batches.count - 1
+            let sums = try trainBatch(batch, closesStep: closesStep)
             position.lossSum += sums[0]
             position.diceSum += sums[1]
             position.samples += Int(sums[2])
             stepBatches.append(batch)
             stepLoss += sums[0]
             stepSamples += Int(sums[2])
-            if (bi + 1) % cfg.accumulate == 0 || bi == batches.count - 1 {
+            if closesStep {
                 try reduceGradients()
                 if let check = afterGradients {
                     try check(StepInputs(batches: stepBatches, epoch: epoch, lossSum: stepLoss, samples: stepSamples,
@@ -407,7 +411,9 @@ public final class Trainer {
 
     /// This rank's share of one global batch, forward and backward; returns the batch's global
     /// [Σ loss·n, Σ dice·n, n] (one small all-reduce, so every rank logs the same numbers).
-    func trainBatch(_ batch: ArraySlice<Int>) throws -> [Double] {
+    /// `closesStep`: this batch's backward completes the step's gradients, so their buckets
+    /// may start while it runs.
+    func trainBatch(_ batch: ArraySlice<Int>, closesStep: Bool) throws -> [Double] {
         if config.distributed.deterministic { return try trainBatchInvariant(batch) }
         let mine = plan.shard(batch, rank: comm.rank)
         var sums = [0.0, 0.0, 0.0]
@@ -425,6 +431,7 @@ public final class Trainer {
                 try model.decoderStep(z: z, embeddings: b.embeddings, targets: b.targets, weight: weight)
             }
             phase = "g backward"
+            if closesStep { gradients.armForBackward() }
             try timeline.span("g backward", "compute") { try model.generator.backward(dz, gc) }
             sums = [r.loss * Double(mine.count), trainDice(r.logits, b.targets) * Double(mine.count), Double(mine.count)]
         }
@@ -472,26 +479,13 @@ public final class Trainer {
         g.store.grads = saved
     }
 
-    /// Sums the accumulated gradients over the ranks, in chunks of `reduceChunk` floats (one
-    /// trace span each, so the timeline shows what each piece of the buffer costs).
+    /// Sums the accumulated gradients over the ranks: the buckets backward has not started
+    /// start now, and every one is waited for (`GradientReducer`).
     func reduceGradients() throws {
-        let store = model.generator.store
         guard comm.size > 1, !config.distributed.deterministic else { return }   // the exact sum already spans the ranks
         phase = "gradient all-reduce"
-        let count = store.grads.count, chunks = (count + Self.reduceChunk - 1) / Self.reduceChunk
-        try store.grads.withUnsafeMutableBufferPointer { all in
-            for (i, lo) in stride(from: 0, to: count, by: Self.reduceChunk).enumerated() {
-                let piece = lo..<min(lo + Self.reduceChunk, count)
-                try timeline.span("gradient all-reduce \(i + 1)/\(chunks)", "collective",
-                                  args: ["floats": "\(piece.count)", "offset": "\(lo)"]) {
-                    try comm.allReduceSum(UnsafeMutableBufferPointer(rebasing: all[piece]))
-                }
-            }
-        }
+        try gradients.reduce()
     }
-
-    /// 4 MB of float32, the shim's own chunk size.
-    static let reduceChunk = 1 << 20
 
     /// One Adam step with the summed gradients (averaged over accumulated batches).
     func optimiserStep(accumulated: Int) {

@@ -1,4 +1,5 @@
 #include "mpishim.h"
+#include "watchdog.h"
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@ int mpishim_finalized(int *flag) { return MPI_Finalized(flag); }
 int mpishim_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
 int mpishim_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
 
-static double now(void) {
+double shim_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -21,6 +22,7 @@ static double now(void) {
 
 /* ---- watchdog state (one training thread per rank makes every MPI call) ---- */
 static MPI_Comm control = MPI_COMM_NULL;   /* entered-counts travel here, apart from the data */
+static MPI_Comm gradients = MPI_COMM_NULL; /* gradient buckets, whose start order differs from the other collectives' */
 static int me = 0, world = 1;
 static double deadline_s = 0;
 static int64_t entered = 0;
@@ -34,8 +36,10 @@ int mpishim_watch_init(void) {
     int rc = MPI_Comm_rank(MPI_COMM_WORLD, &me);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_size(MPI_COMM_WORLD, &world);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_dup(MPI_COMM_WORLD, &control);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_dup(MPI_COMM_WORLD, &gradients);
     if (rc != MPI_SUCCESS) return rc;
     MPI_Comm_set_errhandler(control, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(gradients, MPI_ERRORS_RETURN);
     heard = calloc((size_t)world, sizeof *heard);
     heard_at = calloc((size_t)world, sizeof *heard_at);
     outbox = calloc((size_t)world, sizeof *outbox);
@@ -49,7 +53,7 @@ double mpishim_timeout(void) { return deadline_s; }
 int64_t mpishim_entered(void) { return entered; }
 
 void mpishim_peer_silence(double *seconds, int size) {
-    double t = now();
+    double t = shim_now();
     for (int i = 0; i < size; i++) seconds[i] = (heard_at && i < world && heard_at[i] > 0) ? t - heard_at[i] : -1;
     if (me < size) seconds[me] = 0;
 }
@@ -69,7 +73,7 @@ static void drain(void) {
         int64_t v = 0;
         if (MPI_Recv(&v, 1, MPI_INT64_T, st.MPI_SOURCE, ENTERED_TAG, control, MPI_STATUS_IGNORE) != MPI_SUCCESS) return;
         if (v > heard[st.MPI_SOURCE]) heard[st.MPI_SOURCE] = v;
-        heard_at[st.MPI_SOURCE] = now();
+        heard_at[st.MPI_SOURCE] = shim_now();
     }
 }
 
@@ -80,7 +84,7 @@ static void drain(void) {
 static void announce(void) {
     if (control == MPI_COMM_NULL) return;
     heard[me] = entered;
-    heard_at[me] = now();
+    heard_at[me] = shim_now();
     for (int p = 0; p < world; p++) {
         if (p == me) continue;
         if (outreq[p] != MPI_REQUEST_NULL) {
@@ -99,28 +103,37 @@ static void enter(void) {
     announce();
 }
 
+void shim_enter(void) { enter(); }
+MPI_Comm shim_gradient_comm(void) { return gradients; }
+int shim_rank(void) { return me; }
+int shim_world(void) { return world; }
+
+int shim_watch_tick(double started, double *last_announce) {
+    drain();
+    double t_now = shim_now(), t = t_now - started;
+    if (deadline_s > 0 && t > deadline_s) return MPISHIM_ERR_TIMEOUT;
+    if (t_now - *last_announce > 0.5) { announce(); *last_announce = t_now; }
+    if (t > 2e-4) { const struct timespec pause = {0, 50000}; nanosleep(&pause, NULL); }
+    return MPI_SUCCESS;
+}
+
 
 /* Polls `req` to completion or the deadline: spins for the first 200 µs (ranks in step
    meet there), then sleeps 50 µs between polls so a waiting rank leaves its core to others. */
 static int wait_for(MPI_Request *req, double started) {
-    const struct timespec pause = {0, 50000};
     double last_announce = started;
     for (;;) {
         int flag = 0;
         int rc = MPI_Test(req, &flag, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return rc;
         if (flag) return MPI_SUCCESS;
-        drain();
-        double t_now = now(), t = t_now - started;
-        if (deadline_s > 0 && t > deadline_s) return MPISHIM_ERR_TIMEOUT;
-        if (t_now - last_announce > 0.5) { announce(); last_announce = t_now; }
-        if (t > 2e-4) nanosleep(&pause, NULL);
+        if ((rc = shim_watch_tick(started, &last_announce)) != MPI_SUCCESS) return rc;
     }
 }
 
 static int allreduce_chunked(void *buf, int64_t count, size_t elem, MPI_Datatype type, MPI_Op op) {
     enter();
-    double started = now();
+    double started = shim_now();
     char *p = (char *)buf;
     for (int64_t off = 0; off < count; off += CHUNK) {
         int64_t n = count - off < CHUNK ? count - off : CHUNK;
@@ -147,7 +160,7 @@ int mpishim_allreduce_max_int64(int64_t *buf, int64_t count) {
 
 int mpishim_bcast_bytes(void *buf, int64_t nbytes, int root) {
     enter();
-    double started = now();
+    double started = shim_now();
     char *p = (char *)buf;
     const int64_t chunk = CHUNK * 4;
     for (int64_t off = 0; off < nbytes; off += chunk) {
@@ -164,7 +177,7 @@ int mpishim_bcast_float(float *buf, int64_t count, int root) {
 }
 int mpishim_barrier(void) {
     enter();
-    double started = now();
+    double started = shim_now();
     MPI_Request req;
     int rc = MPI_Ibarrier(MPI_COMM_WORLD, &req);
     return rc == MPI_SUCCESS ? wait_for(&req, started) : rc;

@@ -169,7 +169,18 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         /// The batch-invariant mode: N ranks give the same bits as one (per-sample kernels,
         /// sums in the batch's order, an exact gradient sum); needs the reference conv engine.
         public var deterministic = false
-        enum CodingKeys: String, CodingKey, CaseIterable { case timeoutS = "timeout_s", checkEvery = "check_every", deterministic }
+        /// Gradient buckets start their all-reduce while backward still runs (PyTorch DDP's
+        /// overlap); the sums are the same bits either way.
+        public var overlap = true
+        /// Megabytes of gradients per bucket after the first (1 MB, so the exchange starts early).
+        public var bucketMB: Double = 25
+        /// How a bucket travels: `ring` or `mpi` (Open MPI's all-reduce).
+        public var allreduce: GradientTransport = .ring
+        /// bf16 or fp16 gradients on the wire (ring only); `none` sends float32.
+        public var compression: GradientCompression = .none
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case timeoutS = "timeout_s", checkEvery = "check_every", deterministic, overlap, bucketMB = "bucket_mb", allreduce, compression
+        }
         public init() {}
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -177,6 +188,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             timeoutS = try c.decodeIfPresent(Double.self, forKey: .timeoutS) ?? timeoutS
             checkEvery = try c.decodeIfPresent(Int.self, forKey: .checkEvery) ?? checkEvery
             deterministic = try c.decodeIfPresent(Bool.self, forKey: .deterministic) ?? deterministic
+            overlap = try c.decodeIfPresent(Bool.self, forKey: .overlap) ?? overlap
+            bucketMB = try c.decodeIfPresent(Double.self, forKey: .bucketMB) ?? bucketMB
+            allreduce = try c.decodeIfPresent(GradientTransport.self, forKey: .allreduce) ?? allreduce
+            compression = try c.decodeIfPresent(GradientCompression.self, forKey: .compression) ?? compression
         }
     }
 
@@ -256,6 +271,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if output.keep < 1 { throw bad("output.keep must be at least 1, got \(output.keep)") }
         if distributed.timeoutS < 0 { throw bad("distributed.timeout_s must not be negative (0 waits forever), got \(distributed.timeoutS)") }
         if distributed.checkEvery < 1 { throw bad("distributed.check_every must be at least 1, got \(distributed.checkEvery)") }
+        if !(distributed.bucketMB > 0) { throw bad("distributed.bucket_mb must be positive, got \(distributed.bucketMB)") }
+        if distributed.compression != .none && distributed.allreduce != .ring {
+            throw bad("distributed.compression: \(distributed.compression.rawValue) needs distributed.allreduce: ring (Open MPI's all-reduce sums float32 only)")
+        }
+        if distributed.compression != .none && distributed.deterministic {
+            throw bad("distributed.compression: \(distributed.compression.rawValue) and distributed.deterministic exclude each other (the deterministic mode's gradient sum is exact, in int64)")
+        }
         if let p = generator.pretrained, let i = generator.initFrom {
             throw bad("generator.pretrained (\(p)) and generator.init_from / --init-from (\(i)) both give g's starting weights: keep one")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Network
+import Training
 
 /// Images/s of the data-parallel training step at 1, 2, … ranks (ranks × threads = cores by
 /// default), with the share of the step spent in the gradient all-reduce and in SyncBatchNorm's
@@ -41,7 +42,31 @@ struct BenchDist: ParsableCommand {
     @Option(help: "The test hosts' links (with --hosts): 1gbit, 10gbit (shaped with tc tbf) or none (unshaped veth).")
     var link = "none"
 
+    @Option(help: "Gradient buckets overlapped with backward: on, off or both (each measured).")
+    var overlap = "on"
+
+    @Option(help: "How gradient buckets travel: ring, mpi (Open MPI's all-reduce) or both.")
+    var allreduce = "ring"
+
+    @Option(help: "Gradients on the wire, comma-separated: none, bf16, fp16 (ring only).")
+    var compression = "none"
+
+    @Option(help: "Megabytes of gradients per bucket.")
+    var bucketMb: Double = 25
+
     @Flag(help: .hidden) var worker = false
+
+    /// Every combination of the gradient settings asked for (compression only on the ring).
+    var gradientVariants: [GradientReducer.Settings] {
+        let overlaps = overlap == "both" ? [true, false] : [overlap == "on"]
+        let transports: [GradientTransport] = allreduce == "both" ? [.ring, .mpi] : GradientTransport(rawValue: allreduce).map { [$0] } ?? []
+        let wires = compression.split(separator: ",").compactMap { GradientCompression(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        var out: [GradientReducer.Settings] = []
+        for o in overlaps { for t in transports { for w in wires where t == .ring || w == .none {
+            out.append(.init(overlap: o, bucketBytes: Int(bucketMb * 1_048_576), transport: t, compression: w))
+        } } }
+        return out
+    }
 
     var rankCounts: [Int] { ranks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
@@ -50,6 +75,13 @@ struct BenchDist: ParsableCommand {
             throw ValidationError("\(checkpoint): checkpoint not found (Launch/fetch-weights.sh fetches the default)")
         }
         if HarDNetVariant.named(backbone) == nil { throw ValidationError("unknown backbone \(backbone)") }
+        if !["on", "off", "both"].contains(overlap) { throw ValidationError("--overlap: on, off or both, not \(overlap)") }
+        if allreduce != "both" && GradientTransport(rawValue: allreduce) == nil { throw ValidationError("--allreduce: ring, mpi or both, not \(allreduce)") }
+        for w in compression.split(separator: ",") where GradientCompression(rawValue: w.trimmingCharacters(in: .whitespaces)) == nil {
+            throw ValidationError("--compression: none, bf16 or fp16 (comma-separated), not \(w)")
+        }
+        if !(bucketMb > 0) { throw ValidationError("--bucket-mb must be positive") }
+        if gradientVariants.isEmpty { throw ValidationError("--allreduce mpi sends float32 only: add none to --compression") }
         let counts = rankCounts
         if counts.isEmpty || counts.count != ranks.split(separator: ",").count || counts.contains(where: { $0 < 1 }) {
             throw ValidationError("--ranks: expected positive integers separated by commas, got \(ranks)")
@@ -73,11 +105,13 @@ struct BenchDist: ParsableCommand {
         let script = BenchSupport.referenceScript("bench_ddp.py")
         for n in rankCounts {
             let threads = options.threads ?? max(1, cores / n)
-            FileHandle.standardError.write(Data("bench dist: \(n) rank(s) × \(threads) thread(s)…\n".utf8))
-            rows += try launch(ranks: n, threads: threads, cores: cores, deterministic: false)
+            for v in gradientVariants {
+                FileHandle.standardError.write(Data("bench dist: \(n) rank(s) × \(threads) thread(s), \(Self.describe(v))…\n".utf8))
+                rows += try launch(ranks: n, threads: threads, cores: cores, deterministic: false, gradients: v)
+            }
             if deterministic {
                 FileHandle.standardError.write(Data("bench dist: \(n) rank(s) × 1 thread, deterministic…\n".utf8))
-                rows += try launch(ranks: n, threads: 1, cores: cores, deterministic: true)
+                rows += try launch(ranks: n, threads: 1, cores: cores, deterministic: true, gradients: gradientVariants[0])
             }
             if let python, let script {
                 FileHandle.standardError.write(Data("bench dist: PyTorch DDP, \(n) process(es) × \(threads) thread(s)…\n".utf8))
@@ -104,7 +138,7 @@ struct BenchDist: ParsableCommand {
             let row = try DataParallelStepBenchmark.measure(
                 sam: sam, comm: comm, .init(backbone: backbone, batch: batch, repeats: options.repeats,
                                             threads: context.threads ?? ThreadPolicy.resolve(explicit: options.threads),
-                                            deterministic: deterministic))
+                                            deterministic: deterministic, gradients: gradientVariants[0]))
             if let row { print(BenchSupport.jsonLine(row)) }
         } catch {
             FileHandle.standardError.write(Data("autosam-dist bench dist (rank \(comm.rank) of \(comm.size)): error: \(error)\n".utf8))
@@ -114,11 +148,11 @@ struct BenchDist: ParsableCommand {
     }
 
     /// `mpirun -n ranks` of this binary in worker mode; its rows.
-    func launch(ranks n: Int, threads: Int, cores: Int, deterministic: Bool) throws -> [[String: Any]] {
+    func launch(ranks n: Int, threads: Int, cores: Int, deterministic: Bool, gradients: GradientReducer.Settings) throws -> [[String: Any]] {
         guard let mpirun = BenchSupport.executable("mpirun") else { throw ValidationError("mpirun not found on PATH (Launch/setup.sh installs Open MPI)") }
         var args = ["-n", "\(n)", "--bind-to", threads == 1 ? "core" : "none"]
         if n * threads > cores || n > cores { args.append("--oversubscribe") }
-        args += workerCommand(threads: threads, deterministic: deterministic)
+        args += workerCommand(threads: threads, deterministic: deterministic, gradients: gradients)
         var env = ProcessInfo.processInfo.environment
         if getuid() == 0 { env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" }
         let (status, out) = try BenchSupport.capture(mpirun, args, environment: env)
@@ -130,9 +164,11 @@ struct BenchDist: ParsableCommand {
     }
 
     /// This binary in worker mode, as each rank of a launch runs it.
-    func workerCommand(threads: Int, deterministic: Bool) -> [String] {
+    func workerCommand(threads: Int, deterministic: Bool, gradients: GradientReducer.Settings) -> [String] {
         var args = [BenchSupport.selfExecutable, "bench", "dist", "--worker", "--checkpoint", checkpoint, "--backbone", backbone,
-                    "--batch", "\(batch)", "--repeats", "\(options.repeats)", "--threads", "\(threads)"]
+                    "--batch", "\(batch)", "--repeats", "\(options.repeats)", "--threads", "\(threads)",
+                    "--overlap", gradients.overlap ? "on" : "off", "--allreduce", gradients.transport.rawValue,
+                    "--compression", gradients.compression.rawValue, "--bucket-mb", "\(Double(gradients.bucketBytes) / 1_048_576)"]
         if let convEngine { args += ["--conv-engine", convEngine] }
         if deterministic { args.append("--deterministic") }
         return args
@@ -143,9 +179,10 @@ struct BenchDist: ParsableCommand {
         func find(_ name: String, _ n: Int) -> [String: Any]? {
             rows.first { ($0["name"] as? String) == name && ($0["ranks"] as? Int) == n }
         }
+        let variants = gradientVariants
         func ips(_ r: [String: Any]?) -> Double? { r?["images_per_s"] as? Double }
         print("Data-parallel training step: g \(backbone), global batch \(batch), cached embeddings, \(cores) cores; median of \(options.repeats) steps")
-        print("ours: SyncBatchNorm over the ranks, one flat gradient all-reduce after backward. PyTorch DDP (gloo): bucketed all-reduce overlapped")
+        print("ours: SyncBatchNorm over the ranks, gradient buckets (\(Self.describe(variants[0]))). PyTorch DDP (gloo): bucketed all-reduce overlapped")
         print("with backward; 'SyncBN' = BatchNorm statistics all-reduced (as ours), 'local BN' = each rank's own (PyTorch's CPU default).")
         print("ranks×threads  shards      ours img/s  grad all-reduce  SyncBN coll.   DDP SyncBN img/s (exposed all-reduce)  DDP local BN img/s   ratio vs SyncBN / local BN")
         for n in rankCounts {
@@ -163,6 +200,16 @@ struct BenchDist: ParsableCommand {
             if let b = ips(l) { line += f(b, 3).padding(toLength: 21, withPad: " ", startingAt: 0) }
             if let a = ips(s), let b = ips(l) { line += "\(f(ips(r)! / a, 2))x / \(f(ips(r)! / b, 2))x" }
             print(line)
+        }
+        if variants.count > 1 {
+            print("gradient settings (exposed all-reduce: what the step waited for after backward):")
+            for n in rankCounts where n > 1 {
+                for v in variants {
+                    guard let r = rows.first(where: { ($0["name"] as? String) == "dp_step" && ($0["ranks"] as? Int) == n && Self.matches($0, v) }) else { continue }
+                    print("  \(n) ranks, \(Self.describe(v)):".padding(toLength: 58, withPad: " ", startingAt: 0)
+                          + "\(f(ips(r) ?? 0, 3)) img/s, all-reduce \(f(100 * (r["allreduce_share"] as? Double ?? 0), 1))% of \(f(r["allreduce_mb"] as? Double ?? 0, 1)) MB")
+                }
+            }
         }
         if deterministic {
             print("distributed.deterministic (reference engine, 1 thread per rank; exact int64 gradient sum, sums in sample order):")
@@ -183,5 +230,15 @@ struct BenchDist: ParsableCommand {
             if let c = ips(find("ddp_localbn", lo)), let d = ips(find("ddp_localbn", hi)) { line += ", DDP local BN \(f(d / c, 2))x" }
             print(line)
         }
+    }
+
+    static func describe(_ v: GradientReducer.Settings) -> String {
+        "\(v.transport.rawValue) all-reduce, overlap \(v.overlap ? "on" : "off"), compression \(v.compression.rawValue), \(BenchSupport.format(Double(v.bucketBytes) / 1_048_576, 0)) MB buckets"
+    }
+
+    /// Whether a worker's row was measured with these gradient settings.
+    static func matches(_ row: [String: Any], _ v: GradientReducer.Settings) -> Bool {
+        (row["overlap"] as? Bool) == v.overlap && (row["allreduce"] as? String) == v.transport.rawValue
+            && (row["compression"] as? String) == v.compression.rawValue
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 
 /// `bench dist --hosts N --link L`: the data-parallel step with one rank on each of N test
 /// hosts whose links are shaped to L, beside what the all-reduce models predict for the
-/// compute this run measured (`AllReduceModel`: a ring, and the binomial tree Open MPI runs).
+/// compute this run measured (`AllReduceModel`: a ring, and the binomial tree Open MPI runs),
+/// for each gradient setting asked for (transport, overlap, compression).
 extension BenchDist {
     func runOnTestHosts(_ n: Int) throws {
         guard let mpirun = BenchSupport.executable("mpirun") else { throw ValidationError("mpirun not found on PATH (Launch/setup.sh installs Open MPI)") }
@@ -17,11 +18,24 @@ extension BenchDist {
         if getuid() == 0 { env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" }
         var me = self
         me.checkpoint = URL(fileURLWithPath: checkpoint).standardizedFileURL.path   // ranks may start elsewhere
-        let (status, out) = try BenchSupport.capture(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
-                                                        + me.workerCommand(threads: threads, deterministic: deterministic), environment: env)
-        guard status == 0, var row = BenchSupport.jsonRows(out).first else {
-            throw ValidationError("mpirun on \(n) test hosts failed (exit \(status)); its messages are above")
+        var rows: [[String: Any]] = []
+        for v in deterministic ? [gradientVariants[0]] : gradientVariants {
+            FileHandle.standardError.write(Data("bench dist: \(deterministic ? "deterministic mode" : Self.describe(v))…\n".utf8))
+            let (status, out) = try BenchSupport.capture(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
+                                                            + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
+                                                         environment: env)
+            guard status == 0, let row = BenchSupport.jsonRows(out).first else {
+                throw ValidationError("mpirun on \(n) test hosts failed (exit \(status)); its messages are above")
+            }
+            rows.append(withModels(row, hosts: n))
         }
+        if options.json { for r in rows { print(BenchSupport.jsonLine(r)) }; return }
+        printHostsTable(rows, hosts: n, threads: threads)
+    }
+
+    /// A measured row with what the models predict for its compute, bytes and transport.
+    func withModels(_ measured: [String: Any], hosts n: Int) -> [String: Any] {
+        var row = measured
         let m = HostsMeasurement(row)
         let rate = AllReduceModel.bitsPerSecond(link)
         let model = AllReduceModel(ranks: n, gradientBytes: m.gradientMB * 1e6, linkBitsPerSecond: rate ?? .infinity)
@@ -37,34 +51,37 @@ extension BenchDist {
                 row[name + "_images_per_s"] = Double(batch) / (m.compute + t)
                 row[name + "_allreduce_share"] = AllReduceModel.share(compute: m.compute, allReduce: t)
             }
+            // The model of the transport this row ran (without overlap: the whole exchange after backward).
+            row["model_transport_allreduce_s"] = (row["allreduce"] as? String) == "mpi" ? model.binomialSeconds : model.ringSeconds
         }
-        if options.json { print(BenchSupport.jsonLine(row)); return }
-        printHostsTable(row, m, model, shaped: rate != nil, threads: threads)
+        return row
     }
 
-    func printHostsTable(_ row: [String: Any], _ m: HostsMeasurement, _ model: AllReduceModel, shaped: Bool, threads: Int) {
+    func printHostsTable(_ rows: [[String: Any]], hosts n: Int, threads: Int) {
         let f = BenchSupport.format
-        let shards = (row["shard_sizes"] as? [Int] ?? []).map(String.init).joined(separator: ",")
-        print("Data-parallel step on \(model.ranks) test hosts (network namespaces of this machine on a bridge), 1 rank × \(threads) thread(s) each,")
+        guard let first = rows.first else { return }
+        let shaped = first["model_transport_allreduce_s"] != nil
+        let shards = (first["shard_sizes"] as? [Int] ?? []).map(String.init).joined(separator: ",")
+        print("Data-parallel step on \(n) test hosts (network namespaces of this machine on a bridge), 1 rank × \(threads) thread(s) each,")
         print("link \(link)\(shaped ? " (tc tbf on each host's egress)" : " (unshaped veth)"); g \(backbone), global batch \(batch) (shards \(shards)),"
               + " cached embeddings, median of \(options.repeats) steps\(deterministic ? ", deterministic mode" : ""). The hosts share this machine's cores.")
-        print("models: measured compute + the gradient all-reduce over the link; ring: 2(N−1)/N × buffer per link, all links at once;")
-        print("binomial: the buffer 2⌈log2 N⌉ times in turn (Open MPI's non-blocking in-place all-reduce, which the watchdog polls)")
-        func line(_ name: String, _ cells: [String]) {
-            print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + cells.map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
+        print("all-reduce: what the step waited for after backward, on the rank that reached it last (with overlap, the part backward did not hide).")
+        print("model: measured compute + the transport's all-reduce over the link (ring: 2(N−1)/N × buffer per link, all links at once;")
+        print("mpi: Open MPI's binomial reduce + broadcast, the buffer 2⌈log2 N⌉ times in turn), no overlap.")
+        func line(_ cells: [String]) {
+            print(cells[0].padding(toLength: 44, withPad: " ", startingAt: 0) + cells.dropFirst().map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
         }
-        func predicted(_ value: (Double) -> String) -> [String] { shaped ? [value(model.ringSeconds), value(model.binomialSeconds)] : ["—", "—"] }
-        let c = m.compute
-        line("", ["measured", "ring", "binomial"])
-        line("gradient all-reduce s", [f(m.ownAllReduce, 3)] + predicted { f($0, 3) })
-        line("step s", [f(m.step, 3)] + predicted { f(c + $0, 3) })
-        line("images/s", [f(Double(batch) / m.step, 3)] + predicted { f(Double(batch) / (c + $0), 3) })
-        line("all-reduce share", [f(100 * m.ownAllReduce / m.step, 1) + "%"] + predicted { f(100 * AllReduceModel.share(compute: c, allReduce: $0), 1) + "%" })
-        print("all-reduce measured on the rank that reached it last (rank 0's, with its wait for the slowest rank: \(f(m.allReduce, 3)) s);"
-              + " compute per step (the rest of the step): \(f(c, 3)) s")
-        print("gradient buffer \(f(m.gradientMB, 1)) MB: a ring would have needed \(f(model.ringEquivalentBitsPerSecond(allReduceSeconds: m.ownAllReduce) / 1e9, 2)) Gbit/s"
-              + " per link to take the measured time\(shaped ? " (link \(f(model.linkBitsPerSecond / 1e9, 1)) Gbit/s)" : "");"
-              + " SyncBatchNorm collectives \(f(100 * (row["syncbn_share"] as? Double ?? 0), 1))% of the step")
+        line(["gradients", "MB", "all-reduce", "model", "step s", "model", "images/s", "share", "model"])
+        for r in rows {
+            let m = HostsMeasurement(r), model = r["model_transport_allreduce_s"] as? Double
+            let name = deterministic ? "deterministic (exact int64 sum)"
+                : "\(r["allreduce"] as? String ?? "?"), overlap \((r["overlap"] as? Bool ?? false) ? "on" : "off"), \(r["compression"] as? String ?? "none")"
+            line([name, f(m.gradientMB, 1), f(m.ownAllReduce, 3), model.map { f($0, 3) } ?? "—", f(m.step, 3),
+                  model.map { f(m.compute + $0, 3) } ?? "—", f(Double(batch) / m.step, 3), f(100 * m.ownAllReduce / m.step, 1) + "%",
+                  model.map { f(100 * AllReduceModel.share(compute: m.compute, allReduce: $0), 1) + "%" } ?? "—"])
+        }
+        print("compute per step (the step less its exposed all-reduce): \(f(HostsMeasurement(first).compute, 3)) s; SyncBatchNorm collectives"
+              + " \(f(100 * (first["syncbn_share"] as? Double ?? 0), 1))% of the step")
     }
 }
 

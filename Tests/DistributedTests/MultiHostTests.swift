@@ -77,7 +77,8 @@ final class MultiHostTests: XCTestCase {
 
     /// `verify` across hosts, 1e-5 on everything: 2 hosts of 1 rank (batch 2, shards 1,1), then
     /// 3 hosts of 1, 1 and 2 ranks (batch 4, shards 1,1,1,1). The deterministic mode makes the
-    /// step exact; the default mode runs on the 2 hosts and reports its differences.
+    /// step exact; the default mode runs on the 2 hosts and reports its differences, and trains
+    /// 3 steps with gradient buckets overlapped with backward and not: the same bits.
     func testVerifyAcrossTwoAndThreeHosts() throws {
         let strict = ["--tolerance", "1e-5", "--gradient-tolerance", "1e-5"]
         for (slots, expected) in [([1, 1], [0: 0, 1: 1]), ([1, 1, 2], [0: 0, 1: 1, 2: 2, 3: 2])] {
@@ -99,6 +100,15 @@ final class MultiHostTests: XCTestCase {
                 XCTAssertTrue(summary.contains("gradients ") && summary.contains("PASSED"), d.out)
                 XCTAssertEqual(d.placement, expected, "rank → test host (default mode)")
                 print("default mode on 2 hosts: \(summary)")
+                // Gradient buckets over TCP started during backward or after it: the same bits.
+                for overlap in [true, false] {
+                    let c = try config("hosts-overlap-\(overlap)", epochs: 1, distributed: "overlap: \(overlap), bucket_mb: 2, timeout_s: 60")
+                    let t = try run(hosts, ranks: ranks, ["train", "--config", c, "--max-steps", "3"])
+                    XCTAssertEqual(t.status, 0, "overlap \(overlap):\n\(t.out)\n\(t.err)")
+                }
+                let cmp = try ProgramRunner.run(bin.path, ["inspect", "\(Self.root)/hosts-overlap-true/step-00000003.ckpt", "--compare",
+                                                           "\(Self.root)/hosts-overlap-false/step-00000003.ckpt", "--tolerance", "0"])
+                XCTAssertEqual(cmp.status, 0, "overlap on vs off across 2 hosts\n" + cmp.stdout.split(separator: "\n").suffix(3).joined(separator: "\n"))
             }
         }
     }
@@ -264,7 +274,8 @@ final class MultiHostTests: XCTestCase {
     func testBenchDistOnShapedTestHosts() throws {
         let before = try ProgramRunner.run("/bin/sh", ["-c", "ip netns list"]).stdout
         let r = try ProgramRunner.run(bin.path, ["bench", "dist", "--hosts", "2", "--link", "1gbit", "--checkpoint", weights,
-                                                 "--backbone", "hardnet39ds", "--batch", "2", "--repeats", "1", "--json"], timeout: 240)
+                                                 "--backbone", "hardnet39ds", "--batch", "2", "--repeats", "1", "--overlap", "off",
+                                                 "--allreduce", "mpi", "--json"], timeout: 240)
         XCTAssertEqual(r.status, 0, r.stderr)
         let row = try XCTUnwrap(BenchRows.parse(r.stdout).first, r.stdout)
         XCTAssertEqual(row["hosts"] as? Int, 2)

@@ -57,6 +57,21 @@ void mpishim_peer_entered(int64_t *counts, int size);
    waiting in a collective speaks every half second, so a long silence means it stopped. */
 void mpishim_peer_silence(double *seconds, int size);
 
+/* Gradient buckets (gradient_sums.c): `start` begins summing `count` floats at `buf` over the
+   ranks and returns at once (the buffer must stay untouched until `finish`); `progress` moves
+   every started bucket along without waiting; `finish` waits for all of them as one collective
+   under the deadline. Up to 64 slots; the ring transport may carry bf16 or fp16, after which
+   every rank holds the same sums rounded to that format. */
+enum { MPISHIM_TRANSPORT_MPI = 0, MPISHIM_TRANSPORT_RING = 1 };
+enum { MPISHIM_WIRE_F32 = 0, MPISHIM_WIRE_BF16 = 1, MPISHIM_WIRE_F16 = 2 };
+int mpishim_gsum_start(int slot, float *buf, int64_t count, int transport, int wire);
+int mpishim_gsum_progress(void);
+int mpishim_gsum_finish(void);
+/* Whether a slot's sum is still under way. */
+int mpishim_gsum_active(int slot);
+/* Rounds floats in place to a wire format and back (what a compressed sum keeps). */
+void mpishim_wire_round(float *buf, int64_t count, int wire);
+
 #ifdef __cplusplus
 }
 #endif

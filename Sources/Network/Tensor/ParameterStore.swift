@@ -51,6 +51,11 @@ public final class ParameterStore {
         values.replaceSubrange(p.range, with: t.data)
     }
 
+    /// Called after each `accumulateGrad(_:_:)` with the parameter whose gradient grew: the
+    /// data-parallel trainer starts a gradient bucket's all-reduce once all of its parameters
+    /// are in, while backward goes on with the layers before them.
+    public var gradientAccumulated: ((Parameter) -> Void)?
+
     /// Adds `g` into the parameter's gradient window.
     public func accumulateGrad(_ p: Parameter, _ g: Tensor) {
         precondition(g.count == p.count, "gradient for \(p.name) has \(g.count) values, want \(p.count)")
@@ -60,6 +65,7 @@ public final class ParameterStore {
                 for i in 0..<src.count { base[i] += src[i] }
             }
         }
+        gradientAccumulated?(p)
     }
 
     /// Per-sample gradients (the batch-invariant mode): while `samples` > 0, layers keep each
