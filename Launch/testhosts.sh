@@ -5,6 +5,7 @@
 #   Launch/testhosts.sh down DIR          remove every namespace, veth, bridge and file of DIR
 #   Launch/testhosts.sh cut DIR HOST      `ip link set <veth> down`: HOST drops off the network
 #   Launch/testhosts.sh pids DIR HOST     processes running inside HOST
+#   Launch/testhosts.sh shape DIR LINK    reshape every host's link: 1gbit, 10gbit or none
 #   Launch/testhosts.sh with N [up options] -- command…   up, run command (TESTHOSTS_DIR,
 #       TESTHOSTS_HOSTFILE, TESTHOSTS_AGENT set), down again however it ends
 # HOST is a host's address (as the hostfile lists it) or its index from 0. Names and the /24
@@ -13,8 +14,28 @@
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 die() { echo "testhosts.sh: $*" >&2; exit 2; }
-case "${1:-}" in -h|--help|"") sed -n 2,12p "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help|"") sed -n 2,13p "$0"; exit 0 ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (ip netns)"
+
+# Sets rate and burst for a link name.
+link_rate() {
+  case "$1" in
+    none) rate=""; burst="" ;;
+    1gbit) rate=1gbit; burst=256kb ;;      # toolchain §8's measured setting
+    10gbit) rate=10gbit; burst=2560kb ;;   # the same 2 ms of traffic at ten times the rate
+    *) die "--link is 1gbit, 10gbit or none, not $1" ;;
+  esac
+}
+
+# Every host of DIR's egress shaped to LINK (or unshaped).
+shape() {
+  local dir="$1" link="$2" addr ns veth
+  link_rate "$link"
+  while read -r addr ns veth; do
+    ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null || true
+    [ "$link" = none ] || ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 50ms
+  done < "$dir/hosts"
+}
 
 ip4() { local IFS=.; set -- $1; echo $(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 )); }
 
@@ -46,13 +67,7 @@ up() {
     esac
   done
   [[ "$n" =~ ^[1-9][0-9]?$ ]] && [ "$n" -le 50 ] || die "up: N must be 1–50, got $n"
-  local rate burst
-  case "$link" in
-    none) ;;
-    1gbit) rate=1gbit; burst=256kb ;;      # toolchain §8's measured setting
-    10gbit) rate=10gbit; burst=2560kb ;;   # the same 2 ms of traffic at ten times the rate
-    *) die "up: --link is 1gbit, 10gbit or none, not $link" ;;
-  esac
+  link_rate "$link"
   ip netns list >/dev/null 2>&1 || die "ip netns is not available"
   local id a b tries=0
   while :; do
@@ -182,7 +197,8 @@ case "$cmd" in
   pids) [ $# -eq 2 ] || die "usage: pids DIR HOST"
         line=$(host_line "$1" "$2"); [ -n "$line" ] || die "no test host $2"
         ip netns pids "$(echo "$line" | awk '{print $2}')" ;;
+  shape) [ $# -eq 2 ] || die "usage: shape DIR LINK"; shape "$1" "$2" ;;
   with) [ $# -ge 1 ] || die "usage: with N [options] -- command…"; with "$@" ;;
   _watch) watch "$@" ;;
-  *) die "unknown command $cmd (up, down, cut, pids, with)" ;;
+  *) die "unknown command $cmd (up, down, cut, pids, shape, with)" ;;
 esac

@@ -7,6 +7,7 @@
    same order on every rank, so their interleaving with other collectives does not matter. */
 #include "mpishim.h"
 #include "watchdog.h"
+#include <immintrin.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,22 +54,50 @@ static inline float from_f16(uint16_t u) {
     memcpy(&h, &u, 2);
     return (float)h;
 }
+/* fp16 through F16C, 8 at a time, where the CPU has it (a scalar _Float16 conversion is a
+   library call per value here: measured 1.7x the bf16 ring's time on the same link). */
+static int has_f16c(void) {
+    static int known = -1;
+    if (known < 0) { __builtin_cpu_init(); known = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"); }
+    return known;
+}
+__attribute__((target("f16c,avx")))
+static int64_t encode_f16c(const float *x, uint16_t *out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    return i;
+}
+__attribute__((target("f16c,avx")))
+static int64_t decode_f16c(const uint16_t *in, float *y, int64_t n, int add) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i)));
+        _mm256_storeu_ps(y + i, add ? _mm256_add_ps(_mm256_loadu_ps(y + i), v) : v);
+    }
+    return i;
+}
 static void encode(const float *x, uint16_t *out, int64_t n, int wire) {
-    if (wire == MPISHIM_WIRE_BF16) for (int64_t i = 0; i < n; i++) out[i] = to_bf16(x[i]);
-    else for (int64_t i = 0; i < n; i++) out[i] = to_f16(x[i]);
+    if (wire == MPISHIM_WIRE_BF16) { for (int64_t i = 0; i < n; i++) out[i] = to_bf16(x[i]); return; }
+    for (int64_t i = has_f16c() ? encode_f16c(x, out, n) : 0; i < n; i++) out[i] = to_f16(x[i]);
 }
 static void decode_add(const uint16_t *in, float *y, int64_t n, int wire) {
-    if (wire == MPISHIM_WIRE_BF16) for (int64_t i = 0; i < n; i++) y[i] += from_bf16(in[i]);
-    else for (int64_t i = 0; i < n; i++) y[i] += from_f16(in[i]);
+    if (wire == MPISHIM_WIRE_BF16) { for (int64_t i = 0; i < n; i++) y[i] += from_bf16(in[i]); return; }
+    for (int64_t i = has_f16c() ? decode_f16c(in, y, n, 1) : 0; i < n; i++) y[i] += from_f16(in[i]);
 }
 static void decode(const uint16_t *in, float *y, int64_t n, int wire) {
-    if (wire == MPISHIM_WIRE_BF16) for (int64_t i = 0; i < n; i++) y[i] = from_bf16(in[i]);
-    else for (int64_t i = 0; i < n; i++) y[i] = from_f16(in[i]);
+    if (wire == MPISHIM_WIRE_BF16) { for (int64_t i = 0; i < n; i++) y[i] = from_bf16(in[i]); return; }
+    for (int64_t i = has_f16c() ? decode_f16c(in, y, n, 0) : 0; i < n; i++) y[i] = from_f16(in[i]);
 }
 
 void mpishim_wire_round(float *buf, int64_t count, int wire) {
-    if (wire == MPISHIM_WIRE_BF16) for (int64_t i = 0; i < count; i++) buf[i] = from_bf16(to_bf16(buf[i]));
-    else if (wire == MPISHIM_WIRE_F16) for (int64_t i = 0; i < count; i++) buf[i] = from_f16(to_f16(buf[i]));
+    if (wire == MPISHIM_WIRE_F32) return;
+    uint16_t tmp[1024];
+    for (int64_t off = 0; off < count; off += 1024) {
+        int64_t n = count - off < 1024 ? count - off : 1024;
+        encode(buf + off, tmp, n, wire);
+        decode(tmp, buf + off, n, wire);
+    }
 }
 
 /* ---- the ring ---- */

@@ -10,7 +10,10 @@ extension BenchDist {
     func runOnTestHosts(_ n: Int) throws {
         guard let mpirun = BenchSupport.executable("mpirun") else { throw ValidationError("mpirun not found on PATH (Launch/setup.sh installs Open MPI)") }
         let threads = deterministic ? 1 : options.threads ?? max(1, ThreadPolicy.onlineCores / n)
-        let hosts = try TestHostSet.up(count: n, link: link)
+        // Shaped links: first what the hosts move unshaped (their TCP stacks on this machine's
+        // cores), measured with the ring, so the model can put it in series with the link.
+        let calibrate = AllReduceModel.bitsPerSecond(link) != nil && !deterministic
+        let hosts = try TestHostSet.up(count: n, link: calibrate ? "none" : link)
         defer { hosts.down() }
         FileHandle.standardError.write(Data("bench dist: \(n) test host(s) on \(hosts.subnet), link \(link), 1 rank × \(threads) thread(s) each…\n".utf8))
         var env = ProcessInfo.processInfo.environment
@@ -18,23 +21,36 @@ extension BenchDist {
         if getuid() == 0 { env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" }
         var me = self
         me.checkpoint = URL(fileURLWithPath: checkpoint).standardizedFileURL.path   // ranks may start elsewhere
-        var rows: [[String: Any]] = []
-        for v in deterministic ? [gradientVariants[0]] : gradientVariants {
-            FileHandle.standardError.write(Data("bench dist: \(deterministic ? "deterministic mode" : Self.describe(v))…\n".utf8))
+        func measure(_ v: GradientReducer.Settings) throws -> [String: Any] {
             let (status, out) = try BenchSupport.capture(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
                                                             + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
                                                          environment: env)
             guard status == 0, let row = BenchSupport.jsonRows(out).first else {
                 throw ValidationError("mpirun on \(n) test hosts failed (exit \(status)); its messages are above")
             }
-            rows.append(withModels(row, hosts: n))
+            return row
+        }
+        var hostRate = Double.infinity
+        if calibrate {
+            var v = gradientVariants[0]
+            v.transport = .ring; v.overlap = false; v.compression = .none
+            FileHandle.standardError.write(Data("bench dist: unshaped links first (ring, overlap off), for the hosts' own rate…\n".utf8))
+            let m = HostsMeasurement(try measure(v))
+            hostRate = AllReduceModel(ranks: n, gradientBytes: m.gradientMB * 1e6, linkBitsPerSecond: .infinity)
+                .hostBitsPerSecond(unshapedRingSeconds: m.ownAllReduce)
+            try hosts.shape(link)
+        }
+        var rows: [[String: Any]] = []
+        for v in deterministic ? [gradientVariants[0]] : gradientVariants {
+            FileHandle.standardError.write(Data("bench dist: \(deterministic ? "deterministic mode" : Self.describe(v))…\n".utf8))
+            rows.append(withModels(try measure(v), hosts: n, hostBitsPerSecond: hostRate))
         }
         if options.json { for r in rows { print(BenchSupport.jsonLine(r)) }; return }
         printHostsTable(rows, hosts: n, threads: threads)
     }
 
     /// A measured row with what the models predict for its compute, bytes and transport.
-    func withModels(_ measured: [String: Any], hosts n: Int) -> [String: Any] {
+    func withModels(_ measured: [String: Any], hosts n: Int, hostBitsPerSecond: Double) -> [String: Any] {
         var row = measured
         let m = HostsMeasurement(row)
         let rate = AllReduceModel.bitsPerSecond(link)
@@ -51,8 +67,11 @@ extension BenchDist {
                 row[name + "_images_per_s"] = Double(batch) / (m.compute + t)
                 row[name + "_allreduce_share"] = AllReduceModel.share(compute: m.compute, allReduce: t)
             }
-            // The model of the transport this row ran (without overlap: the whole exchange after backward).
-            row["model_transport_allreduce_s"] = (row["allreduce"] as? String) == "mpi" ? model.binomialSeconds : model.ringSeconds
+            // The model of the transport this row ran, the link in series with the hosts' own rate
+            // (without overlap: the whole exchange after backward).
+            let hosts = AllReduceModel(ranks: n, gradientBytes: m.gradientMB * 1e6, linkBitsPerSecond: rate!, hostBitsPerSecond: hostBitsPerSecond)
+            if hostBitsPerSecond.isFinite { row["host_gbit"] = hostBitsPerSecond / 1e9 }
+            row["model_transport_allreduce_s"] = (row["allreduce"] as? String) == "mpi" ? hosts.binomialSeconds : hosts.ringSeconds
         }
         return row
     }
@@ -67,7 +86,8 @@ extension BenchDist {
               + " cached embeddings, median of \(options.repeats) steps\(deterministic ? ", deterministic mode" : ""). The hosts share this machine's cores.")
         print("all-reduce: what the step waited for after backward, on the rank that reached it last (with overlap, the part backward did not hide).")
         print("model: measured compute + the transport's all-reduce over the link (ring: 2(N−1)/N × buffer per link, all links at once;")
-        print("mpi: Open MPI's binomial reduce + broadcast, the buffer 2⌈log2 N⌉ times in turn), no overlap.")
+        print("mpi: Open MPI's binomial reduce + broadcast, the buffer 2⌈log2 N⌉ times in turn), no overlap; the link in series with the")
+        print("hosts' own rate, measured first on unshaped links: " + ((first["host_gbit"] as? Double).map { f($0, 2) + " Gbit/s" } ?? "not measured") + ".")
         func line(_ cells: [String]) {
             print(cells[0].padding(toLength: 44, withPad: " ", startingAt: 0) + cells.dropFirst().map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
         }

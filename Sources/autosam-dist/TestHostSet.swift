@@ -24,6 +24,12 @@ struct TestHostSet {
         return TestHostSet(script: script, dir: dir, subnet: subnet.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// Every host's link reshaped (1gbit, 10gbit or none).
+    func shape(_ link: String) throws {
+        let (status, _) = try BenchSupport.capture("/bin/bash", [script, "shape", dir, link], environment: ProcessInfo.processInfo.environment)
+        guard status == 0 else { throw ValidationError("testhosts.sh shape \(link) failed (exit \(status)); its messages are above") }
+    }
+
     func down() {
         _ = try? BenchSupport.capture("/bin/bash", [script, "down", dir], environment: ProcessInfo.processInfo.environment)
     }

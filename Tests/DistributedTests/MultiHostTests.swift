@@ -268,9 +268,9 @@ final class MultiHostTests: XCTestCase {
     }
 
     /// `bench dist --hosts 2 --link 1gbit`: one rank on each of 2 shaped test hosts, the ring
-    /// model's all-reduce is 2(N−1)/N of the buffer over 1 Gbit/s, the measured one is no faster
-    /// than the shaped link allows (an unshaped veth is several times faster), and the hosts
-    /// are gone afterwards.
+    /// model's all-reduce is 2(N−1)/N of the buffer over 1 Gbit/s, the measured one (Open MPI's,
+    /// after backward) is no faster than the shaped link allows (an unshaped veth, measured
+    /// first, is several times faster), and the hosts are gone afterwards.
     func testBenchDistOnShapedTestHosts() throws {
         let before = try ProgramRunner.run("/bin/sh", ["-c", "ip netns list"]).stdout
         let r = try ProgramRunner.run(bin.path, ["bench", "dist", "--hosts", "2", "--link", "1gbit", "--checkpoint", weights,
@@ -286,6 +286,10 @@ final class MultiHostTests: XCTestCase {
         XCTAssertEqual(model, mb * 1e6 * 8 / 1e9, accuracy: 1e-9, "2 ranks, ring: the whole buffer once over the link")
         XCTAssertEqual(binomial, 2 * model, accuracy: 1e-9, "2 ranks, binomial: up, then down")
         XCTAssertGreaterThan(measured, 0.9 * model, "the link is shaped to 1 Gbit/s")
+        let host = try XCTUnwrap(row["host_gbit"] as? Double, "the hosts' own rate, measured unshaped first")
+        XCTAssertGreaterThan(host, 1, "unshaped veth is faster than the 1 Gbit/s link")
+        let series = try XCTUnwrap(row["model_transport_allreduce_s"] as? Double)
+        XCTAssertEqual(series, binomial * (1 + 1 / host), accuracy: 1e-9, "mpi: the binomial tree over the link and the hosts in series")
         let share = try XCTUnwrap(row["allreduce_share"] as? Double), modelShare = try XCTUnwrap(row["model_allreduce_share"] as? Double)
         XCTAssert(share > 0 && share < 1 && modelShare > 0 && modelShare < 1, "shares \(share), \(modelShare)")
         XCTAssertEqual(try ProgramRunner.run("/bin/sh", ["-c", "ip netns list"]).stdout, before, "the test hosts are removed")
