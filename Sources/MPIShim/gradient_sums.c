@@ -20,9 +20,10 @@ typedef struct {
     int active, transport, wire;
     float *buf;
     int64_t count;
-    int64_t offset;          /* mpi: the piece in flight starts here */
     int step;                /* ring: 0 … 2(N-1)-1 */
-    MPI_Request req[2];
+    MPI_Request req[2];      /* ring: this step's receive and send */
+    MPI_Request *pieces;     /* mpi: one MPI_Iallreduce per piece, all started at once */
+    int npieces, piece_cap;
     void *send, *recv;       /* ring: staging in the wire format */
     size_t cap;              /* bytes each staging buffer holds */
 } slot_t;
@@ -160,9 +161,22 @@ static int staging(slot_t *s) {
 }
 
 /* ---- buckets ---- */
+/* Every piece starts here, in order: collectives must start in the same order on every rank,
+   and progress reaches the ranks' buckets in different orders. */
 static int mpi_post(slot_t *s) {
-    int64_t n = s->count - s->offset < MPI_PIECE ? s->count - s->offset : MPI_PIECE;
-    return MPI_Iallreduce(MPI_IN_PLACE, s->buf + s->offset, (int)n, MPI_FLOAT, MPI_SUM, shim_gradient_comm(), &s->req[0]);
+    int n = (int)((s->count + MPI_PIECE - 1) / MPI_PIECE);
+    if (n > s->piece_cap) {
+        MPI_Request *p = realloc(s->pieces, (size_t)n * sizeof *p);
+        if (!p) return MPI_ERR_NO_MEM;
+        s->pieces = p; s->piece_cap = n;
+    }
+    s->npieces = n;
+    for (int i = 0; i < n; i++) {
+        int64_t off = (int64_t)i * MPI_PIECE, len = s->count - off < MPI_PIECE ? s->count - off : MPI_PIECE;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, s->buf + off, (int)len, MPI_FLOAT, MPI_SUM, shim_gradient_comm(), &s->pieces[i]);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
 }
 
 int mpishim_gsum_start(int slot, float *buf, int64_t count, int transport, int wire) {
@@ -171,7 +185,7 @@ int mpishim_gsum_start(int slot, float *buf, int64_t count, int transport, int w
     if (shim_world() == 1 || count == 0) return MPI_SUCCESS;
     slot_t *s = &slots[slot];
     s->transport = transport; s->wire = wire; s->buf = buf; s->count = count;
-    s->offset = 0; s->step = 0;
+    s->step = 0;
     s->req[0] = s->req[1] = MPI_REQUEST_NULL;
     int rc = transport == MPISHIM_TRANSPORT_MPI ? mpi_post(s) : staging(s);
     if (rc == MPI_SUCCESS && transport == MPISHIM_TRANSPORT_RING) rc = ring_post(s, TAG_BASE + slot);
@@ -185,11 +199,9 @@ static int advance(int slot) {
     while (s->active) {
         int done = 0, rc;
         if (s->transport == MPISHIM_TRANSPORT_MPI) {
-            if ((rc = MPI_Test(&s->req[0], &done, MPI_STATUS_IGNORE)) != MPI_SUCCESS) return rc;
-            if (!done) return MPI_SUCCESS;
-            s->offset += s->count - s->offset < MPI_PIECE ? s->count - s->offset : MPI_PIECE;
-            if (s->offset >= s->count) { s->active = 0; return MPI_SUCCESS; }
-            if ((rc = mpi_post(s)) != MPI_SUCCESS) return rc;
+            if ((rc = MPI_Testall(s->npieces, s->pieces, &done, MPI_STATUSES_IGNORE)) != MPI_SUCCESS) return rc;
+            if (done) s->active = 0;
+            return MPI_SUCCESS;
         } else {
             if ((rc = MPI_Testall(2, s->req, &done, MPI_STATUSES_IGNORE)) != MPI_SUCCESS) return rc;
             if (!done) return MPI_SUCCESS;

@@ -21,8 +21,15 @@ extension BenchDist {
         if getuid() == 0 { env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" }
         var me = self
         me.checkpoint = URL(fileURLWithPath: checkpoint).standardizedFileURL.path   // ranks may start elsewhere
+        var launches = 0
         func measure(_ v: GradientReducer.Settings) throws -> [String: Any] {
-            let (status, out) = try BenchSupport.capture(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
+            // The hosts share one file system: a session folder per launch, so a daemon of the
+            // last launch cleaning up its folder never removes the next one's (seen: a daemon
+            // that never started and a launch that waited for it).
+            launches += 1
+            let session = hosts.dir + "/session-\(launches)"
+            try FileManager.default.createDirectory(atPath: session, withIntermediateDirectories: true)
+            let (status, out) = try BenchSupport.capture(mpirun, ["-n", "\(n)", "--mca", "orte_tmpdir_base", session] + hosts.mpirunFlags
                                                             + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
                                                          environment: env)
             guard status == 0, let row = BenchSupport.jsonRows(out).first else {
