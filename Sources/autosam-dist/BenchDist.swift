@@ -54,6 +54,9 @@ struct BenchDist: ParsableCommand {
     @Option(help: "Megabytes of gradients per bucket.")
     var bucketMb: Double = 25
 
+    @Option(help: "Seconds one launch on the test hosts (--hosts) may take before it is stopped and run again once.")
+    var launchTimeout: Double = 600
+
     @Flag(help: .hidden) var worker = false
 
     /// Every combination of the gradient settings asked for (compression only on the ring).

@@ -29,9 +29,20 @@ extension BenchDist {
             launches += 1
             let session = hosts.dir + "/session-\(launches)"
             try FileManager.default.createDirectory(atPath: session, withIntermediateDirectories: true)
-            let (status, out) = try BenchSupport.capture(mpirun, ["-n", "\(n)", "--mca", "orte_tmpdir_base", session] + hosts.mpirunFlags
+            // A daemon that never starts leaves mpirun waiting for it (seen on these hosts now
+            // and then, right after another launch): such a launch is stopped and run again once.
+            var attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)", "--mca", "orte_tmpdir_base", session] + hosts.mpirunFlags
                                                             + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
-                                                         environment: env)
+                                                        environment: env, timeout: launchTimeout)
+            if attempt.timedOut {
+                FileHandle.standardError.write(Data("bench dist: the launch did not finish within \(Int(launchTimeout)) s; running it again…\n".utf8))
+                hosts.waitIdle()
+                attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)", "--mca", "orte_tmpdir_base", session + "-again"] + hosts.mpirunFlags
+                                                            + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
+                                                        environment: env, timeout: launchTimeout)
+            }
+            hosts.waitIdle()
+            let (status, out) = (attempt.0, attempt.1)
             guard status == 0, let row = BenchSupport.jsonRows(out).first else {
                 throw ValidationError("mpirun on \(n) test hosts failed (exit \(status)); its messages are above")
             }

@@ -50,7 +50,16 @@ enum BenchSupport {
     }
 
     /// Runs `path` with `args`, stderr passed through; the exit status and stdout.
-    static func capture(_ path: String, _ args: [String], environment: [String: String]) throws -> (Int32, String) {
+    /// Runs a program to its end and returns its status and stdout (stderr passes through).
+    /// With `timeout`, a run still going then is sent SIGTERM (`timedOut` tells).
+    static func capture(_ path: String, _ args: [String], environment: [String: String],
+                        timeout: Double? = nil) throws -> (Int32, String) {
+        let r = try captureTimed(path, args, environment: environment, timeout: timeout)
+        return (r.0, r.1)
+    }
+
+    static func captureTimed(_ path: String, _ args: [String], environment: [String: String],
+                             timeout: Double?) throws -> (Int32, String, timedOut: Bool) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
@@ -59,9 +68,15 @@ enum BenchSupport {
         p.standardOutput = out
         p.standardError = FileHandle.standardError
         try p.run()
+        let fired = LockedFlag()
+        if let timeout {
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                if p.isRunning { fired.set(); p.terminate() }
+            }
+        }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self), fired.value)
     }
 
     /// `name` found on PATH.
@@ -89,4 +104,12 @@ enum BenchSupport {
         }
         return nil
     }
+}
+
+/// A flag one thread sets and another reads.
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set_ = false
+    func set() { lock.lock(); set_ = true; lock.unlock() }
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return set_ }
 }

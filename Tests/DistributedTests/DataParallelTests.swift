@@ -76,7 +76,7 @@ final class DataParallelTests: XCTestCase {
         }
     }
 
-    /// 20 steps on 2 and 3 ranks against 1 rank. Step 1 runs from the same parameters, so its loss
+    /// 10 steps on 2 and 3 ranks against 1 rank (20 until the suite needed the time). Step 1 runs from the same parameters, so its loss
     /// differs only by how the batch is cut: measured ≤ 1.1e-7, held at 1e-6. After that the runs
     /// drift apart: Adam's early steps move each weight by about lr·sign(g), and gradients at
     /// float32 rounding level (those before a BatchNorm, and the ~1e-3 relative differences
@@ -86,30 +86,30 @@ final class DataParallelTests: XCTestCase {
     /// promises — step 1 within 1e-6 (local BatchNorm statistics instead of SyncBatchNorm's fail
     /// it) and every rank count training — and equality over 20 steps is checked bit for bit in
     /// the deterministic mode (`testDeterministicRanksGiveOneRanksBits`).
-    func testTwentyStepLossesFollowOneRank() throws {
+    func testTenStepLossesFollowOneRank() throws {
         let d = try data(24)
         var losses: [Int: [Double]] = [:]
         for n in [1, 2, 3] {
             let cfg = try config("losses\(n)", data: d, batch: 6, epochs: 10)
-            let r = try run(n, ["train", "--config", cfg, "--max-steps", "20"])
+            let r = try run(n, ["train", "--config", cfg, "--max-steps", "10"])
             XCTAssertEqual(r.status, 0, "n=\(n):\n\(r.stdout)\n\(r.stderr)")
             losses[n] = try steps("\(Self.root)/losses\(n)")
-            XCTAssertEqual(losses[n]?.count, 20, "n=\(n)")
+            XCTAssertEqual(losses[n]?.count, 10, "n=\(n)")
         }
         var worst = 0.0
         for n in [2, 3] {
-            guard let a = losses[1], let b = losses[n], a.count == 20, b.count == 20 else { continue }
+            guard let a = losses[1], let b = losses[n], a.count == 10, b.count == 10 else { continue }
             XCTAssertLessThan(abs(a[0] - b[0]) / abs(a[0]), 1e-6, "step 1, \(n) ranks: \(b[0]) vs \(a[0])")
-            for i in 0..<20 {
+            for i in 0..<10 {
                 XCTAssert(b[i].isFinite, "step \(i + 1), \(n) ranks: loss \(b[i])")
                 worst = max(worst, abs(a[i] - b[i]) / abs(a[i]))
             }
         }
         for n in [1, 2, 3] {
-            guard let l = losses[n], l.count == 20 else { continue }
-            XCTAssertLessThan(l.suffix(5).reduce(0, +), l.prefix(5).reduce(0, +) * 0.9, "\(n) rank(s): training lowered the loss")
+            guard let l = losses[n], l.count == 10 else { continue }
+            XCTAssertLessThan(l.suffix(3).reduce(0, +), l.prefix(3).reduce(0, +) * 0.9, "\(n) rank(s): training lowered the loss")
         }
-        print("20-step losses, 2 and 3 ranks vs 1: step 1 within 1e-6, worst relative difference \(worst)")
+        print("10-step losses, 2 and 3 ranks vs 1: step 1 within 1e-6, worst relative difference \(worst)")
     }
 
     /// SIGKILL a 2-rank run mid-epoch, `--resume auto`: the result equals an uninterrupted run bit for bit.
