@@ -1,9 +1,9 @@
 /// A scaling model of the data-parallel step over a network: the step is its compute (forward,
-/// backward, SyncBatchNorm, Adam) plus one all-reduce of the gradient buffer over links of a
-/// known rate, in series with what the hosts themselves move per second (their TCP stacks and
-/// copies: measured unshaped, `hostBitsPerSecond`). Latency per message and overlap with
-/// backward are left out: with buffers of tens of MB the bandwidth terms dominate, and the
-/// model is of the exchange after backward (overlap can only hide part of it).
+/// backward, SyncBatchNorm, Adam) plus one all-reduce of the gradient buffer at the rate of the
+/// narrower of the link and what the hosts themselves move per second (their TCP stacks and
+/// copies: measured unshaped, `hostBitsPerSecond`). Latency per message, TCP's ramp-up and
+/// overlap with backward are left out: with buffers of tens of MB the bandwidth term dominates,
+/// and the model is of the exchange after backward (overlap can only hide part of it).
 public struct AllReduceModel: Sendable {
     public let ranks: Int
     public let gradientBytes: Double
@@ -17,8 +17,8 @@ public struct AllReduceModel: Sendable {
         self.hostBitsPerSecond = hostBitsPerSecond
     }
 
-    /// The link and the hosts in series.
-    public var effectiveBitsPerSecond: Double { 1 / (1 / linkBitsPerSecond + 1 / hostBitsPerSecond) }
+    /// The bottleneck: the link, or the hosts where they are slower (the two work at once).
+    public var effectiveBitsPerSecond: Double { min(linkBitsPerSecond, hostBitsPerSecond) }
 
     /// A ring all-reduce (reduce-scatter, then all-gather) sends and receives 2(N−1)/N of the
     /// buffer on every rank's link, all links busy at once: the bandwidth-optimal algorithm.

@@ -4,7 +4,7 @@ import Training
 
 /// `bench dist`'s measurement on one rank of a group: the data-parallel training step the
 /// trainer runs (g forward with SyncBatchNorm over the group, frozen mask decoder, BCE + Dice,
-/// g backward, one flat gradient all-reduce, the batch-loss all-reduce, Adam) on this rank's
+/// g backward with the gradient buckets it overlaps, the batch-loss all-reduce, Adam) on this rank's
 /// shard of a seeded synthetic global batch, its embeddings precomputed (a warm cache). Times
 /// the step, the gradient all-reduce and SyncBatchNorm's collectives separately; collective
 /// time includes waiting for the slowest rank, which is what the step pays for it.

@@ -4,8 +4,9 @@ import Network
 import Training
 
 /// Data-parallel AutoSAM training. Every rank holds the frozen SAM and a replica of g; each
-/// global batch is split by the `ShardPlan` (rank r takes [n·r/s, n·(r+1)/s)); gradients (one
-/// flat buffer) are summed with one all-reduce and every rank applies the same Adam step. The
+/// global batch is split by the `ShardPlan` (rank r takes [n·r/s, n·(r+1)/s)); gradients are
+/// summed in buckets overlapped with backward (`GradientReducer`) and every rank applies the
+/// same Adam step. The
 /// schedule (order, augmentation) is a pure function of (seed, epoch), so any rank count sees
 /// the same batches, and a step checkpoint resumes exactly where it stopped. Rank 0 alone
 /// evaluates, logs and writes checkpoints.

@@ -11,7 +11,7 @@ extension BenchDist {
         guard let mpirun = BenchSupport.executable("mpirun") else { throw ValidationError("mpirun not found on PATH (Launch/setup.sh installs Open MPI)") }
         let threads = deterministic ? 1 : options.threads ?? max(1, ThreadPolicy.onlineCores / n)
         // Shaped links: first what the hosts move unshaped (their TCP stacks on this machine's
-        // cores), measured with the ring, so the model can put it in series with the link.
+        // cores), measured with the ring, so the model knows which of the two is narrower.
         let calibrate = AllReduceModel.bitsPerSecond(link) != nil && !deterministic
         let hosts = try TestHostSet.up(count: n, link: calibrate ? "none" : link)
         defer { hosts.down() }
@@ -85,8 +85,8 @@ extension BenchDist {
                 row[name + "_images_per_s"] = Double(batch) / (m.compute + t)
                 row[name + "_allreduce_share"] = AllReduceModel.share(compute: m.compute, allReduce: t)
             }
-            // The model of the transport this row ran, the link in series with the hosts' own rate
-            // (without overlap: the whole exchange after backward).
+            // The model of the transport this row ran, at the narrower of the link and the hosts'
+            // own rate (without overlap: the whole exchange after backward).
             let hosts = AllReduceModel(ranks: n, gradientBytes: m.gradientMB * 1e6, linkBitsPerSecond: rate!, hostBitsPerSecond: hostBitsPerSecond)
             if hostBitsPerSecond.isFinite { row["host_gbit"] = hostBitsPerSecond / 1e9 }
             row["model_transport_allreduce_s"] = (row["allreduce"] as? String) == "mpi" ? hosts.binomialSeconds : hosts.ringSeconds
@@ -104,8 +104,8 @@ extension BenchDist {
               + " cached embeddings, median of \(options.repeats) steps\(deterministic ? ", deterministic mode" : ""). The hosts share this machine's cores.")
         print("all-reduce: what the step waited for after backward, on the rank that reached it last (with overlap, the part backward did not hide).")
         print("model: measured compute + the transport's all-reduce over the link (ring: 2(N−1)/N × buffer per link, all links at once;")
-        print("mpi: Open MPI's binomial reduce + broadcast, the buffer 2⌈log2 N⌉ times in turn), no overlap; the link in series with the")
-        print("hosts' own rate, measured first on unshaped links: " + ((first["host_gbit"] as? Double).map { f($0, 2) + " Gbit/s" } ?? "not measured") + ".")
+        print("mpi: Open MPI's binomial reduce + broadcast, the buffer 2⌈log2 N⌉ times in turn), no overlap, at the narrower of the link")
+        print("and the hosts' own rate, measured first on unshaped links: " + ((first["host_gbit"] as? Double).map { f($0, 2) + " Gbit/s" } ?? "not measured") + ".")
         func line(_ cells: [String]) {
             print(cells[0].padding(toLength: 44, withPad: " ", startingAt: 0) + cells.dropFirst().map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
         }

@@ -18,6 +18,15 @@ final class AllReduceModelTests: XCTestCase {
         XCTAssertEqual(AllReduceModel(ranks: 1, gradientBytes: 100e6, linkBitsPerSecond: 1e9).ringSeconds, 0)
     }
 
+    /// The hosts' own rate, measured from an unshaped ring, bounds a faster link.
+    func testHostsBoundAFasterLink() {
+        let unshaped = AllReduceModel(ranks: 2, gradientBytes: 100e6, linkBitsPerSecond: .infinity)
+        let host = unshaped.hostBitsPerSecond(unshapedRingSeconds: 0.2)
+        XCTAssertEqual(host, 4e9, accuracy: 1)
+        XCTAssertEqual(AllReduceModel(ranks: 2, gradientBytes: 100e6, linkBitsPerSecond: 1e10, hostBitsPerSecond: host).ringSeconds, 0.2, accuracy: 1e-9)
+        XCTAssertEqual(AllReduceModel(ranks: 2, gradientBytes: 100e6, linkBitsPerSecond: 1e9, hostBitsPerSecond: host).ringSeconds, 0.8, accuracy: 1e-9)
+    }
+
     func testLinkRatesInTcUnits() {
         XCTAssertEqual(AllReduceModel.bitsPerSecond("1gbit"), 1e9)
         XCTAssertEqual(AllReduceModel.bitsPerSecond("10gbit"), 1e10)
