@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import Distributed
 
 /// `distributed.deterministic`: N ranks give the bits of one rank, step after step, uneven and
 /// empty shards included, and a run resumed on another rank count continues with those bits.
@@ -35,13 +36,18 @@ extension DataParallelTests {
         }
     }
 
-    /// `verify` in the mode: the distributed step equals rank 0's whole-batch step exactly,
-    /// on uneven shards (1,1,2) and on a last batch of one (two empty shards).
+    /// `verify` in the mode on 1–4 ranks, the global batch of 10 (shards uneven at 3 and 4) and a
+    /// last batch of 3 (smaller than 4 ranks: an empty shard): the distributed step equals rank
+    /// 0's whole-batch step exactly, gradients, BatchNorm statistics and loss.
     func testDeterministicVerifyIsExact() throws {
-        let cfg = try config("detverify", data: try data(9), batch: 4, extra: "distributed: {deterministic: true}")
-        let r = try run(3, ["verify", "--config", cfg, "--steps", "3", "--tolerance", "0", "--gradient-tolerance", "0"])
-        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.contains("gradients 0.00e+00"), r.stdout)
+        let cfg = try config("detverify", data: try data(13), batch: 10, extra: "distributed: {deterministic: true}")
+        for n in 1...4 {
+            let r = try run(n, ["verify", "--config", cfg, "--steps", "2", "--tolerance", "0", "--gradient-tolerance", "0"])
+            XCTAssertEqual(r.status, 0, "n=\(n): " + r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("gradients 0.00e+00"), "n=\(n): " + r.stdout)
+            let shards = ShardPlan(ranks: n).sizes(batchCount: 3).map(String.init).joined(separator: ",")
+            XCTAssertTrue(r.stdout.contains("step 2 (batch 3, shards \(shards))"), "n=\(n): " + r.stdout)
+        }
     }
 
     /// The mode is the same mathematics as the default path: on one rank, from the same
