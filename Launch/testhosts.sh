@@ -130,7 +130,12 @@ write_agent() {
     echo 'if [ "$(ip netns exec "$ns" cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ]; then'
     echo '  echo "agent: connect to host $host: Network is unreachable" >&2; exit 255'
     echo 'fi'
-    echo 'exec ip netns exec "$ns" /bin/sh -c "$*"'
+    # A temporary folder per host: the hosts share one file system and one host name, and Open
+    # MPI names its session folders by host name, so without this the daemons of two hosts
+    # share (and clean up) one session folder and a daemon now and then never starts.
+    echo "tmp=\"$dir/tmp/\$ns\""
+    echo 'mkdir -p "$tmp"'
+    echo 'exec ip netns exec "$ns" env TMPDIR="$tmp" /bin/sh -c "$*"'
   } > "$dir/agent"
   chmod +x "$dir/agent"
 }

@@ -21,23 +21,16 @@ extension BenchDist {
         if getuid() == 0 { env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" }
         var me = self
         me.checkpoint = URL(fileURLWithPath: checkpoint).standardizedFileURL.path   // ranks may start elsewhere
-        var launches = 0
         func measure(_ v: GradientReducer.Settings) throws -> [String: Any] {
-            // The hosts share one file system: a session folder per launch, so a daemon of the
-            // last launch cleaning up its folder never removes the next one's (seen: a daemon
-            // that never started and a launch that waited for it).
-            launches += 1
-            let session = hosts.dir + "/session-\(launches)"
-            try FileManager.default.createDirectory(atPath: session, withIntermediateDirectories: true)
             // A daemon that never starts leaves mpirun waiting for it (seen on these hosts now
             // and then, right after another launch): such a launch is stopped and run again once.
-            var attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)", "--mca", "orte_tmpdir_base", session] + hosts.mpirunFlags
+            var attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
                                                             + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
                                                         environment: env, timeout: launchTimeout)
             if attempt.timedOut {
                 FileHandle.standardError.write(Data("bench dist: the launch did not finish within \(Int(launchTimeout)) s; running it again…\n".utf8))
                 hosts.waitIdle()
-                attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)", "--mca", "orte_tmpdir_base", session + "-again"] + hosts.mpirunFlags
+                attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
                                                             + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
                                                         environment: env, timeout: launchTimeout)
             }

@@ -21,8 +21,8 @@ struct Verify: ParsableCommand {
     @Option(help: "Largest relative difference (max|Δ| / max|reference| per tensor) of the loss and the BatchNorm statistics.")
     var tolerance: Double = 1e-5
 
-    @Option(help: "Largest relative difference of a gradient tensor (float32 rounding that depends on the shard size is amplified by BatchNorm's backward: up to 5e-3 measured).")
-    var gradientTolerance: Double = 2e-2
+    @Option(help: "Largest relative difference of a gradient tensor (float32 rounding that depends on the shard size is amplified by BatchNorm's backward: up to 5.0e-3 measured on an Intel Xeon, 2.8e-2 on an AMD EPYC; distributed.deterministic makes it 0).")
+    var gradientTolerance: Double = 5e-2
 
     @Option(help: "Compute threads per rank (default: the cores this rank may run on, shared by the ranks of its host).")
     var threads: Int?
