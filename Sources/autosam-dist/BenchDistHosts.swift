@@ -22,19 +22,14 @@ extension BenchDist {
         var me = self
         me.checkpoint = URL(fileURLWithPath: checkpoint).standardizedFileURL.path   // ranks may start elsewhere
         func measure(_ v: GradientReducer.Settings) throws -> [String: Any] {
-            // A daemon that never starts leaves mpirun waiting for it (seen on these hosts now
-            // and then, right after another launch): such a launch is stopped and run again once.
-            var attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
-                                                            + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
-                                                        environment: env, timeout: launchTimeout)
+            let args = ["-n", "\(n)"] + hosts.mpirunFlags + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v)
+            // A guard: a daemon that never starts leaves mpirun waiting forever, so a launch that
+            // outlives the timeout is stopped and run once more.
+            var attempt = try BenchSupport.captureTimed(mpirun, args, environment: env, timeout: launchTimeout)
             if attempt.timedOut {
                 FileHandle.standardError.write(Data("bench dist: the launch did not finish within \(Int(launchTimeout)) s; running it again…\n".utf8))
-                hosts.waitIdle()
-                attempt = try BenchSupport.captureTimed(mpirun, ["-n", "\(n)"] + hosts.mpirunFlags
-                                                            + me.workerCommand(threads: threads, deterministic: deterministic, gradients: v),
-                                                        environment: env, timeout: launchTimeout)
+                attempt = try BenchSupport.captureTimed(mpirun, args, environment: env, timeout: launchTimeout)
             }
-            hosts.waitIdle()
             let (status, out) = (attempt.0, attempt.1)
             guard status == 0, let row = BenchSupport.jsonRows(out).first else {
                 throw ValidationError("mpirun on \(n) test hosts failed (exit \(status)); its messages are above")

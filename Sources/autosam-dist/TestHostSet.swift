@@ -30,21 +30,6 @@ struct TestHostSet {
         guard status == 0 else { throw ValidationError("testhosts.sh shape \(link) failed (exit \(status)); its messages are above") }
     }
 
-    /// Waits (up to `seconds`) until nothing runs inside the hosts any more: the last launch's
-    /// daemons gone before the next launch starts its own.
-    func waitIdle(seconds: Double = 15) {
-        let count = ((try? String(contentsOfFile: dir + "/hosts", encoding: .utf8)) ?? "").split(separator: "\n").count
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            let busy = (0..<count).contains { i in
-                let pids = (try? BenchSupport.capture("/bin/bash", [script, "pids", dir, "\(i)"], environment: ProcessInfo.processInfo.environment))?.1 ?? ""
-                return !pids.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-            }
-            if !busy { return }
-            usleep(200_000)
-        }
-    }
-
     func down() {
         _ = try? BenchSupport.capture("/bin/bash", [script, "down", dir], environment: ProcessInfo.processInfo.environment)
     }

@@ -94,21 +94,12 @@ final class GradientReducerTests: XCTestCase {
 
 /// A group of two whose gradient sums double each bucket when it starts, keeping a copy of
 /// what each bucket held then.
-final class RecordingGroup: Communicator {
+final class RecordingGroup: StubGroup {
     var started: [(slot: Int, values: [Float])] = []
-    var rank: Int { 0 }
-    var size: Int { 2 }
-    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { for i in buffer.indices { buffer[i] *= 2 } }
-    func allReduceSum(_ buffer: inout [Double]) throws {}
-    func allReduceSum(_ buffer: inout [Int64]) throws {}
-    func allReduceMax(_ buffer: inout [Int64]) throws {}
-    func broadcast(_ buffer: inout [Float], root: Int) throws {}
-    func broadcast(bytes: inout [UInt8], root: Int) throws {}
-    func barrier() throws {}
-    var timeout: Double = 0
-    func abort(code: Int32) -> Never { exit(code) }
-    func startGradientSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int, transport: GradientTransport,
-                          compression: GradientCompression) throws {
+    init() { super.init(size: 2) }
+    override func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { for i in buffer.indices { buffer[i] *= 2 } }
+    override func startGradientSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int, transport: GradientTransport,
+                                   compression: GradientCompression) throws {
         started.append((slot, Array(buffer)))
         try allReduceSum(buffer)
     }

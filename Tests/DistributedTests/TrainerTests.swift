@@ -94,22 +94,36 @@ final class TrainerTests: XCTestCase {
     }
 }
 
-/// One rank whose Double all-reduce (what SyncBatchNorm sends) fails; everything else works.
-final class BrokenAllReduce: Communicator {
-    let inner = SingleProcessCommunicator()
+/// A test group of `size` ranks in one process whose collectives do nothing; doubles override
+/// the ones they test.
+class StubGroup: Communicator {
+    let size: Int
+    init(size: Int) { self.size = size }
     var rank: Int { 0 }
-    var size: Int { 1 }
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
-    func allReduceSum(_ buffer: inout [Double]) throws {
-        throw CommunicatorError(operation: "allreduce", message: "link down")
-    }
+    func allReduceSum(_ buffer: inout [Double]) throws {}
     func allReduceSum(_ buffer: inout [Int64]) throws {}
     func allReduceMax(_ buffer: inout [Int64]) throws {}
     func broadcast(_ buffer: inout [Float], root: Int) throws {}
     func broadcast(bytes: inout [UInt8], root: Int) throws {}
     func barrier() throws {}
     var timeout: Double = 0
-    func abort(code: Int32) -> Never { inner.abort(code: code) }
+    func abort(code: Int32) -> Never { exit(code) }
+    func startGradientSum(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int, transport: GradientTransport,
+                          compression: GradientCompression) throws {
+        try allReduceSum(buffer)
+    }
+    func progressGradientSums() throws {}
+    func finishGradientSums() throws {}
+    func gradientSumDone(slot: Int) -> Bool { true }
+}
+
+/// One rank whose Double all-reduce (what SyncBatchNorm sends) fails; everything else works.
+final class BrokenAllReduce: StubGroup {
+    init() { super.init(size: 1) }
+    override func allReduceSum(_ buffer: inout [Double]) throws {
+        throw CommunicatorError(operation: "allreduce", message: "link down")
+    }
 }
 
 extension TrainerTests {
