@@ -41,7 +41,7 @@ public enum BatchInvariantStep {
             defer { reducer.contributes = true }
             g.store.keepSamplesApart(1)
             try trace("empty shard (collectives only)") {
-                let side = SamplePipeline.generatorSide(model.sam)
+                let side = model.generatorSide
                 let (z, gc) = try g.forward(Tensor(zeros: [1, 3, side, side]), training: true)
                 try g.backward(Tensor(zeros: z.shape), gc)
             }

@@ -62,7 +62,7 @@ public enum DataParallelStepBenchmark {
         let gradients = GradientReducer(store: g.store, comm: comm, settings: s.gradients, timeline: Timeline(enabled: false, rank: comm.rank))
 
         // The same global batch on every rank; each keeps its shard.
-        let side = SamplePipeline.generatorSide(sam), b = s.batch
+        let side = model.generatorSide, b = s.batch
         let all = Tensor.uniform([b, 3, side, side], rng: &rng, lo: 0, hi: 1)
         let mine = ShardPlan(ranks: comm.size).range(batchCount: b, rank: comm.rank)
         let images = all.samples(mine)

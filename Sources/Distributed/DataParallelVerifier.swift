@@ -55,7 +55,8 @@ public final class DataParallelVerifier {
             let g = PromptGenerator(variant: variant, context: context, rng: &rng)
             referenceReducer = CommunicatorReducer(SingleProcessCommunicator())
             g.buffers.statisticsReducer = referenceReducer
-            reference = AutoSAM(sam: trainer.model.sam, generator: g, lossActivation: config.loss.activation)
+            reference = AutoSAM(sam: trainer.model.sam, generator: g, lossActivation: config.loss.activation,
+                                generatorSide: trainer.model.generatorSide)
         } else {
             reference = nil
         }

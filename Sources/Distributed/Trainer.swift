@@ -110,18 +110,19 @@ public final class Trainer {
         let samSHA256 = try SHA256.file(config.model.checkpoint)
         if let file = config.generator.initFrom {
             let expect = GeneratorImport.Expectation(variant: variant, sam: config.model.sam, samSHA256: samSHA256,
-                                                     lossActivation: config.loss.activation)
+                                                     lossActivation: config.loss.activation, inputSize: config.generatorSide)
             let report = try GeneratorImport.load(file, into: g, expecting: expect)
             for w in report.warnings { emit("warning: \(w)") }
             emit("generator: \(report.tensors) tensors from \(file) (generator.init_from)")
         }
         let sam = try SAM.load(config.model.sam, checkpoint: config.model.checkpoint, context: context)
-        model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation)
+        model = AutoSAM(sam: sam, generator: g, lossActivation: config.loss.activation, generatorSide: config.generatorSide)
         pipeline = SamplePipeline(sam: sam, cache: try EmbeddingCache(directory: config.output.cache, precision: config.output.cachePrecision),
                                   encoderID: try SamplePipeline.encoderID(kind: config.model.sam, checkpoint: config.model.checkpoint)
                                       // The encoder's bits depend on the engine and thread count: the
                                       // batch-invariant mode reads only what its own path computed.
-                                      + (config.distributed.deterministic ? ";computed=reference-1-thread" : ""))
+                                      + (config.distributed.deterministic ? ";computed=reference-1-thread" : ""),
+                                  generatorSide: model.generatorSide)
         adam = Adam(parameterCount: g.store.count, lr: config.train.lr, weightDecay: config.train.weightDecay)
         gradients = GradientReducer(store: g.store, comm: comm, settings: .init(config.distributed), timeline: timeline)
         let split = try TrainingSplit.load(config)

@@ -9,9 +9,7 @@ public final class SamplePipeline {
     public let sam: SAM
     public let cache: EmbeddingCache
     public let encoderID: String
-    /// Side of g's input: the SAM input, capped at 512 as the authors do for 1024-input SAMs.
-    /// g's input side for `sam`: SAM's own input, at most 512.
-    public static func generatorSide(_ sam: SAM) -> Int { min(sam.imageSize, 512) }
+    /// Side of g's input (`AutoSAM.generatorSide`; SAM's own input, at most 512, by default).
     public let generatorSide: Int
 
     public struct Prepared {
@@ -23,11 +21,11 @@ public final class SamplePipeline {
         public var name: String
     }
 
-    public init(sam: SAM, cache: EmbeddingCache, encoderID: String) {
+    public init(sam: SAM, cache: EmbeddingCache, encoderID: String, generatorSide: Int? = nil) {
         self.sam = sam
         self.cache = cache
         self.encoderID = encoderID
-        generatorSide = Self.generatorSide(sam)
+        self.generatorSide = generatorSide ?? AutoSAM.defaultGeneratorSide(sam.imageSize)
     }
 
     /// A stable identity for the encoder weights: kind plus a hash of the checkpoint's bytes.
@@ -117,8 +115,7 @@ public final class SamplePipeline {
     /// SAM-preprocessed images [3, S, S] stacked and resized to g's side.
     func generatorInput(_ images: [[Float]]) -> Tensor {
         let s = sam.imageSize
-        let x = Tensor(shape: [images.count, 3, s, s], data: images.flatMap { $0 })
-        return generatorSide == s ? x : BilinearResize.forward(x, height: generatorSide, width: generatorSide, alignCorners: true)
+        return AutoSAM.generatorInput(Tensor(shape: [images.count, 3, s, s], data: images.flatMap { $0 }), side: generatorSide)
     }
 
     func readBytes(_ path: String) throws -> [UInt8] {

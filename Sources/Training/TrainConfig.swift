@@ -26,7 +26,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         /// A whole g (`ModelEmb` state dict, .pth or .safetensors, e.g. from `export` or
         /// PyTorch) to start from; `train --init-from` sets it.
         public var initFrom: String?
-        enum CodingKeys: String, CodingKey, CaseIterable { case backbone, pretrained, initFrom = "init_from" }
+        /// Side of g's square input, the SAM input resized (a multiple of 16); absent: SAM's
+        /// input side, at most 512 (`AutoSAM.defaultGeneratorSide`).
+        public var inputSize: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable { case backbone, pretrained, initFrom = "init_from", inputSize = "input_size" }
         public init() {}
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -34,6 +37,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             backbone = try c.decodeIfPresent(String.self, forKey: .backbone) ?? backbone
             pretrained = try c.decodeIfPresent(String.self, forKey: .pretrained)
             initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
+            inputSize = try c.decodeIfPresent(Int.self, forKey: .inputSize)
         }
     }
 
@@ -208,6 +212,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// The side of g's input in this run: `generator.input_size`, or the default for the SAM.
+    public var generatorSide: Int { generator.inputSize ?? AutoSAM.defaultGeneratorSide(model.sam.imageSize) }
+
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -280,6 +287,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         if let p = generator.pretrained, let i = generator.initFrom {
             throw bad("generator.pretrained (\(p)) and generator.init_from / --init-from (\(i)) both give g's starting weights: keep one")
+        }
+        if let n = generator.inputSize, !(64...1024).contains(n) || n % 16 != 0 {
+            throw bad("generator.input_size must be a multiple of 16 from 64 to 1024 (g's backbone stops at stride 16), got \(n)")
         }
         let backbones = ["hardnet85", "hardnet68", "hardnet39ds"]
         if !backbones.contains(generator.backbone) {

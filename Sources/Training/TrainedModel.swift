@@ -18,7 +18,7 @@ public struct TrainedModel {
             throw FileError(path: cfg.model.checkpoint, problem: "SAM checkpoint named by \(path) not found (pass --sam-checkpoint)")
         }
         let sam = try SAM.load(cfg.model.sam, checkpoint: cfg.model.checkpoint, context: context)
-        return TrainedModel(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation), checkpoint: ck)
+        return TrainedModel(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation, generatorSide: cfg.generatorSide), checkpoint: ck)
     }
 
     /// g alone (with its running statistics) and the config it was trained with, without

@@ -85,7 +85,8 @@ struct Eval: ParsableCommand {
                 let images = PreciseBN.images(try TrainingSplit.load(config).train, count: n, seed: config.train.seed)
                 let pipeline = SamplePipeline(sam: model.sam, cache: try EmbeddingCache(directory: cache ?? config.output.cache,
                                                                                      precision: config.output.cachePrecision),
-                                              encoderID: try SamplePipeline.encoderID(kind: model.sam.kind, checkpoint: config.model.checkpoint))
+                                              encoderID: try SamplePipeline.encoderID(kind: model.sam.kind, checkpoint: config.model.checkpoint),
+                                              generatorSide: model.generatorSide)
                 try PreciseBN.recompute(model.generator, pipeline: pipeline, samples: images, batchSize: batchSize)
                 print("PreciseBN: g's BatchNorm statistics recomputed over \(images.count) training images")
             }

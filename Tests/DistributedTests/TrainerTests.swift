@@ -56,6 +56,20 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(rebuilt.model.generator.store.values, a.parameters)
     }
 
+    /// `generator.input_size` sets the side of g's input in the model and the pipeline that
+    /// feeds it, a step runs, and the checkpoint rebuilds g at that side.
+    func testGeneratorInputSizeReachesTheStepAndTheCheckpoint() throws {
+        var c = config(epochs: 1, out: "side")
+        c.generator.inputSize = 128
+        c.augment.enabled = false     // the side is the point here, not the variants: half the encoder passes
+        let t = try Trainer(config: c, comm: SingleProcessCommunicator(), context: TestContext.standard, maxSteps: 1, print: { _ in })
+        XCTAssertEqual(t.model.generatorSide, 128)
+        XCTAssertEqual(t.pipeline.generatorSide, 128)
+        try t.run()
+        let ck = CheckpointStore(directory: c.output.dir, keep: 3).stepPath(1)
+        XCTAssertEqual(try TrainedModel.load(ck, context: TestContext.standard).model.generatorSide, 128)
+    }
+
     func testTruncatedCheckpointIsAClearError() throws {
         let comm = SingleProcessCommunicator()
         let t = try Trainer(config: config(epochs: 1, out: "c"), comm: comm, context: TestContext.standard, print: { _ in })
@@ -176,6 +190,11 @@ extension TrainerTests {
         changed.generator.backbone = "hardnet68"
         XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
             XCTAssertTrue("\(e)".contains("hardnet39ds") && "\(e)".contains("hardnet68"), "\(e)")
+        }
+        changed = c
+        changed.generator.inputSize = 128
+        XCTAssertThrowsError(try Trainer(config: changed, comm: comm, context: TestContext.standard, resume: ck, print: { _ in })) { e in
+            XCTAssertTrue("\(e)".contains("generator.input_size: absent in the checkpoint, 128 now"), "\(e)")
         }
         _ = try DemoDataGenerator(size: 96, seed: 4).write(to: dir + "/more", train: 5, test: 1)
         changed = c

@@ -109,17 +109,20 @@ final class StateDictErrorTests: XCTestCase {
         assertImportFails(dir + "/absent.pth", mentions: ["cannot open"])
     }
 
-    /// A torch-saved file with metadata for another SAM: loads, with the difference reported.
+    /// A torch-saved file with metadata for other SAM weights, loss and input side: loads, with
+    /// each difference reported.
     func testOtherSAMHashIsAWarning() throws {
         let meta = InteropMetadata(module: "ModelEmb", hardnetVariant: "hardnet39ds", sam: "lite_medsam",
                                    samSHA256: String(repeating: "0", count: 64), inputSize: 256, lossActivation: "minmax")
         let p = try file("othersam", .safetensors, metadata: meta) { _ in }
         let g = InteropSupport.seededGenerator(seed: 2)
         let r = try GeneratorImport.load(p, into: g, expecting: .init(variant: .hardnet39DS, sam: .liteMedSAM,
-                                                                      samSHA256: String(repeating: "f", count: 64), lossActivation: .sigmoid))
-        XCTAssertEqual(r.warnings.count, 2, "\(r.warnings)")
-        XCTAssertTrue(r.warnings[0].contains("other SAM weights") && r.warnings[0].contains(p), r.warnings[0])
-        XCTAssertTrue(r.warnings[1].contains("minmax"), r.warnings[1])
+                                                                      samSHA256: String(repeating: "f", count: 64), lossActivation: .sigmoid,
+                                                                      inputSize: 320))
+        XCTAssertEqual(r.warnings.count, 3, "\(r.warnings)")
+        XCTAssertTrue(r.warnings[0].contains("256² inputs, used here on 320² (generator.input_size)"), r.warnings[0])
+        XCTAssertTrue(r.warnings[1].contains("other SAM weights") && r.warnings[1].contains(p), r.warnings[1])
+        XCTAssertTrue(r.warnings[2].contains("minmax"), r.warnings[2])
     }
 
     func testInitFromConflictsWithPretrained() throws {

@@ -29,12 +29,14 @@ enum InferenceTestSupport {
 
     /// A checkpoint of a freshly initialised hardnet39ds g, written by `Trainer.checkpoint()`'s
     /// writer before any step, naming the embedded LiteMedSAM.
-    static func untrainedCheckpoint(at path: String, cache: String, seed: UInt64 = 0) throws {
+    static func untrainedCheckpoint(at path: String, cache: String, seed: UInt64 = 0,
+                                    edit: (inout TrainConfig) -> Void = { _ in }) throws {
         _ = try liteMedSAM()
         var cfg = TrainConfig()
         cfg.generator.backbone = "hardnet39ds"
         cfg.model.checkpoint = weightsPath
         cfg.output.cache = cache
+        edit(&cfg)
         var rng = SeededRNG(seed: seed)
         let g = PromptGenerator(variant: HarDNetVariant.named("hardnet39ds")!, context: TestContext.standard, rng: &rng)
         let adam = Adam(parameterCount: g.store.count, lr: cfg.train.lr, weightDecay: cfg.train.weightDecay)

@@ -68,6 +68,28 @@ final class TrainConfigTests: XCTestCase {
         }
     }
 
+    /// g's input side: SAM's input (at most 512) unless `generator.input_size` says otherwise;
+    /// a side g cannot take is refused, and a checkpoint records a side that was set.
+    func testGeneratorInputSize() throws {
+        XCTAssertEqual(TrainConfig().generatorSide, 256)
+        XCTAssertEqual(try TrainConfig.parse("model: {sam: vit_b}").generatorSide, 512)
+        let c = try TrainConfig.parse("generator: {input_size: 320}")
+        XCTAssertEqual(c.generatorSide, 320)
+        XCTAssertEqual(try TrainConfig.parse(try c.yaml()), c)
+        for n in [100, 48, 1040] {
+            XCTAssertThrowsError(try TrainConfig.parse("generator: {input_size: \(n)}", path: "c.yaml")) { e in
+                XCTAssertEqual("\(e)", "c.yaml: generator.input_size must be a multiple of 16 from 64 to 1024 (g's backbone stops at stride 16), got \(n)")
+            }
+        }
+        let manifest = try DatasetManifest(train: [], validation: [])
+        let then = RunIdentity(config: c, samSHA256: "s", manifest: manifest)
+        XCTAssertEqual(then.differences(from: RunIdentity(config: TrainConfig(), samSHA256: "s", manifest: manifest)),
+                       ["generator.input_size: 320 in the checkpoint, absent now"])
+        // Unset, it is not recorded: checkpoints from before the key resume.
+        XCTAssertFalse(RunIdentity(config: TrainConfig(), samSHA256: "s", manifest: manifest).settings
+            .contains { $0.hasPrefix("generator.input_size") })
+    }
+
     func testYamlRoundTrip() throws {
         var c = TrainConfig()
         c.train.epochs = 7

@@ -34,7 +34,8 @@ public enum EvaluationRun {
                              log: (String) -> Void = { _ in }) throws -> EvaluationReport {
         var notes = notes
         let pipeline = SamplePipeline(sam: model.sam, cache: try EmbeddingCache(directory: cacheDirectory, precision: cachePrecision),
-                                      encoderID: try SamplePipeline.encoderID(kind: model.sam.kind, checkpoint: samCheckpoint))
+                                      encoderID: try SamplePipeline.encoderID(kind: model.sam.kind, checkpoint: samCheckpoint),
+                                      generatorSide: model.generatorSide)
         let evaluator = Evaluator(model: model, pipeline: pipeline, batchSize: batchSize)
         var rows: [EvaluationReport.Row] = []
         for g in groups where !g.samples.isEmpty {

@@ -25,9 +25,8 @@ public struct AutoSAMPredictor {
 
     /// g's input for one preprocessed image: [1, 3, s, s], resized as the SamplePipeline does.
     func generatorInput(_ e: SAMPredictor.Encoded) -> Tensor {
-        let s = model.sam.imageSize, side = min(s, 512)
-        let x = Tensor(shape: [1, 3, s, s], data: e.input.data)
-        return side == s ? x : BilinearResize.forward(x, height: side, width: side, alignCorners: true)
+        let s = model.sam.imageSize
+        return model.generatorInput(Tensor(shape: [1, 3, s, s], data: e.input.data))
     }
 
     public func predict(_ image: Image) throws -> Prediction {

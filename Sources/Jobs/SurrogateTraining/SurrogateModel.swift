@@ -31,12 +31,11 @@ public enum GeneratorInput {
         return Prepared(image: pre.data, target: target, mask: original, extent: pre.extent, name: sample.name)
     }
 
-    /// Stacks images into g's input [b, 3, G, G], G = min(S, 512), resized with
-    /// align_corners = true as `SamplePipeline.batch` does.
-    public static func batch(_ items: [Prepared], kind: SAMKind) -> Tensor {
-        let s = kind.imageSize, side = min(s, 512)
-        let images = Tensor(shape: [items.count, 3, s, s], data: items.flatMap(\.image))
-        return side == s ? images : BilinearResize.forward(images, height: side, width: side, alignCorners: true)
+    /// Stacks images into g's input [b, 3, G, G], G = `config.generatorSide` (g's trained
+    /// side), resized as `SamplePipeline.batch` does.
+    public static func batch(_ items: [Prepared], config: TrainConfig) -> Tensor {
+        let s = config.model.sam.imageSize
+        return AutoSAM.generatorInput(Tensor(shape: [items.count, 3, s, s], data: items.flatMap(\.image)), side: config.generatorSide)
     }
 }
 
@@ -122,7 +121,7 @@ public struct SurrogateEvaluator {
         while i < samples.count {
             let chunk = samples[i..<min(i + batchSize, samples.count)]
             let prepared = try chunk.map { try GeneratorInput.prepare($0, kind: model.config.model.sam, lowRes: model.lowRes) }
-            let logits = try model.predict(images: GeneratorInput.batch(prepared, kind: model.config.model.sam))
+            let logits = try model.predict(images: GeneratorInput.batch(prepared, config: model.config))
             let grid = logits.shape[2], per = grid * grid
             for (j, p) in prepared.enumerated() {
                 let prob = Evaluator.probabilities(logits.data[(j * per)..<((j + 1) * per)], activation: model.config.loss.activation)

@@ -111,7 +111,7 @@ public final class SurrogateTrainer {
             let prepared = try chunk.map {
                 try GeneratorInput.prepare(trainSamples[$0], kind: config.model.sam, lowRes: model.lowRes)
             }
-            let z = try model.embed(images: GeneratorInput.batch(prepared, kind: config.model.sam))
+            let z = try model.embed(images: GeneratorInput.batch(prepared, config: config))
             let per = z.count / chunk.count
             for (j, idx) in chunk.enumerated() {
                 cache[idx] = Cached(z: Array(z.data[(j * per)..<((j + 1) * per)]), target: prepared[j].target)

@@ -5,11 +5,27 @@ public struct AutoSAM {
     public let sam: SAM
     public let generator: PromptGenerator
     public var lossActivation: LossActivation
+    /// Side of g's square input: the preprocessed SAM input resized to it.
+    public let generatorSide: Int
 
-    public init(sam: SAM, generator: PromptGenerator, lossActivation: LossActivation = .sigmoid) {
+    /// g's input side for a SAM input of `samSide`: the same, at most 512 as the authors do
+    /// for 1024-input SAMs.
+    public static func defaultGeneratorSide(_ samSide: Int) -> Int { min(samSide, 512) }
+
+    public init(sam: SAM, generator: PromptGenerator, lossActivation: LossActivation = .sigmoid, generatorSide: Int? = nil) {
         self.sam = sam
         self.generator = generator
         self.lossActivation = lossActivation
+        self.generatorSide = generatorSide ?? Self.defaultGeneratorSide(sam.imageSize)
+    }
+
+    /// g's input from preprocessed SAM inputs [b, 3, S, S]: resized bilinearly
+    /// (align_corners = true) to `generatorSide`, or as they are when that is S.
+    public func generatorInput(_ images: Tensor) -> Tensor { Self.generatorInput(images, side: generatorSide) }
+
+    public static func generatorInput(_ images: Tensor, side: Int) -> Tensor {
+        images.dim(2) == side && images.dim(3) == side ? images
+            : BilinearResize.forward(images, height: side, width: side, alignCorners: true)
     }
 
     var emptySparse: Tensor { Tensor(zeros: [1, 0, sam.maskDecoder.dim]) }

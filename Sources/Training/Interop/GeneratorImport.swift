@@ -12,11 +12,15 @@ public enum GeneratorImport {
         public var sam: SAMKind?
         public var samSHA256: String?
         public var lossActivation: LossActivation?
-        public init(variant: HarDNetVariant, sam: SAMKind? = nil, samSHA256: String? = nil, lossActivation: LossActivation? = nil) {
+        /// g's input side here (`TrainConfig.generatorSide`).
+        public var inputSize: Int?
+        public init(variant: HarDNetVariant, sam: SAMKind? = nil, samSHA256: String? = nil, lossActivation: LossActivation? = nil,
+                    inputSize: Int? = nil) {
             self.variant = variant
             self.sam = sam
             self.samSHA256 = samSHA256
             self.lossActivation = lossActivation
+            self.inputSize = inputSize
         }
     }
 
@@ -56,8 +60,8 @@ public enum GeneratorImport {
         if let s = meta.sam, let want = e.sam, s != want.rawValue {
             w.append("\(path): g was trained with SAM \(s), used here with \(want.rawValue)")
         }
-        if let size = meta.inputSize, let want = e.sam, size != InteropMetadata.generatorInputSize(want) {
-            w.append("\(path): g was trained on \(size)² inputs, used here on \(InteropMetadata.generatorInputSize(want))²")
+        if let size = meta.inputSize, let want = e.inputSize, size != want {
+            w.append("\(path): g was trained on \(size)² inputs, used here on \(want)² (generator.input_size)")
         }
         if let s = meta.samSHA256, let want = e.samSHA256, s != want {
             w.append("\(path): g was trained against other SAM weights (SHA-256 \(s.prefix(16))…, here \(want.prefix(16))…)")

@@ -32,10 +32,11 @@ public enum ImportedGenerator {
         var rng = SeededRNG(seed: 0)
         let g = PromptGenerator(variant: variant, context: context, rng: &rng)
         let expect = GeneratorImport.Expectation(variant: variant, sam: cfg.model.sam,
-                                                 samSHA256: try SHA256.file(cfg.model.checkpoint), lossActivation: cfg.loss.activation)
+                                                 samSHA256: try SHA256.file(cfg.model.checkpoint), lossActivation: cfg.loss.activation,
+                                                 inputSize: cfg.generatorSide)
         let report = try GeneratorImport.load(gFile, into: g, expecting: expect)
         let sam = try SAM.load(cfg.model.sam, checkpoint: cfg.model.checkpoint, context: context)
-        return Loaded(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation), report: report)
+        return Loaded(config: cfg, model: AutoSAM(sam: sam, generator: g, lossActivation: cfg.loss.activation, generatorSide: cfg.generatorSide), report: report)
     }
 
     static func config(from source: any StateDictSource, path: String, context: ExecutionContext) throws -> TrainConfig {
@@ -47,6 +48,8 @@ public enum ImportedGenerator {
             if kind != .liteMedSAM { cfg.model.checkpoint = "" } // ViT weights have no default path
         }
         if let l = meta?.lossActivation, let a = LossActivation(rawValue: l) { cfg.loss.activation = a }
+        // g runs on the input side it was trained on.
+        if let n = meta?.inputSize, n != cfg.generatorSide { cfg.generator.inputSize = n }
         if let v = meta?.hardnetVariant {
             cfg.generator.backbone = v
         } else if let v = GeneratorStateDict.detectVariant(source, context: context) {

@@ -49,7 +49,4 @@ public struct InteropMetadata: Equatable, Sendable {
                   inputSize: m["input_size"].flatMap { Int($0) }, lossActivation: m["loss_activation"],
                   step: m["step"].flatMap { Int($0) }, generatorHash: m["generator_hash"])
     }
-
-    /// g's input side for a SAM kind (the SAM input, at most 512, as `SamplePipeline` builds it).
-    public static func generatorInputSize(_ kind: SAMKind) -> Int { min(kind.imageSize, 512) }
 }
