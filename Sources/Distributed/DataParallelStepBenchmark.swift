@@ -51,10 +51,10 @@ public enum DataParallelStepBenchmark {
     /// Every rank runs this; rank 0 returns the row (others nil). Step time is rank 0's wall
     /// time from a barrier to the step's end (the last collective holds it to the slowest rank).
     public static func measure(sam: SAM, comm: Communicator, _ s: Settings) throws -> [String: Any]? {
-        guard let variant = HarDNetVariant.named(s.backbone) else { throw BenchmarkError("unknown backbone \(s.backbone)") }
+        guard let variant = GeneratorBackbone.named(s.backbone) else { throw BenchmarkError("unknown backbone \(s.backbone)") }
         guard comm.size <= s.batch else { throw BenchmarkError("batch \(s.batch) is smaller than the \(comm.size) ranks") }
         var rng = SeededRNG(seed: 5)
-        let g = PromptGenerator(variant: variant, context: sam.context, rng: &rng)
+        let g = PromptGenerator(backbone: variant, context: sam.context, rng: &rng)
         let reducer = TimedReducer(CommunicatorReducer(comm))
         g.buffers.statisticsReducer = reducer
         let model = AutoSAM(sam: sam, generator: g)

@@ -48,11 +48,8 @@ public final class DataParallelVerifier {
         trainer = try Trainer(config: config, comm: comm, context: context, print: out)
         trainer.writesOutputs = false
         if comm.isRoot {
-            guard let variant = HarDNetVariant.named(config.generator.backbone) else {
-                throw ConfigError(path: "config", problem: "generator.backbone: unknown HarDNet variant \(config.generator.backbone)")
-            }
             var rng = SeededRNG(seed: config.train.seed)
-            let g = PromptGenerator(variant: variant, context: context, rng: &rng)
+            let g = try config.makeGenerator(context: context, rng: &rng)
             referenceReducer = CommunicatorReducer(SingleProcessCommunicator())
             g.buffers.statisticsReducer = referenceReducer
             reference = AutoSAM(sam: trainer.model.sam, generator: g, lossActivation: config.loss.activation,

@@ -82,9 +82,6 @@ public final class Trainer {
         store = CheckpointStore(directory: config.output.dir, keep: config.output.keep)
         comm.timeout = config.distributed.timeoutS
         var rng = SeededRNG(seed: config.train.seed)
-        guard let variant = HarDNetVariant.named(config.generator.backbone) else {
-            throw ConfigError(path: "config", problem: "generator.backbone: unknown HarDNet variant \(config.generator.backbone)")
-        }
         guard comm.size <= config.train.batchSize else {
             throw ConfigError(path: "config", problem: "train.batch_size \(config.train.batchSize) is smaller than the \(comm.size) ranks: a global batch must be able to give every rank a sample (use at most \(config.train.batchSize) ranks)")
         }
@@ -94,13 +91,14 @@ public final class Trainer {
         if config.distributed.deterministic && context.threads != 1 {
             throw ConfigError(path: "config", problem: "distributed.deterministic runs one compute thread per rank (OpenBLAS's results depend on its thread count; measured): leave --threads unset or pass --threads 1, and use more ranks for more cores")
         }
-        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
+        let g = try config.makeGenerator(context: context, rng: &rng)
+        let variant = g.backboneKind
         reducer = CommunicatorReducer(comm)
         g.buffers.statisticsReducer = reducer
         // Before SAM, so a bad file fails in seconds rather than after loading a large encoder.
         if let pre = config.generator.pretrained {
             do {
-                let n = try g.load(try TorchCheckpoint(path: pre), layout: .hardnetBackbone, prefix: "")
+                let n = try g.load(try TorchCheckpoint(path: pre), layout: .imagenetBackbone, prefix: "")
                 emit("generator: \(n) backbone tensors from \(pre)")
             } catch {
                 // The mismatch list alone does not say which setting or backbone it was checked against.
@@ -427,7 +425,7 @@ public final class Trainer {
             let b = try inputs(mine, epoch: epoch)
             phase = "g forward"
             let weight = Double(mine.count) / Double(batch.count)
-            let (z, gc) = try timeline.span("g forward", "compute") { try model.generator.forward(b.images, training: true) }
+            let (z, gc) = try timeline.span("g forward", "compute") { try model.generator.forward(b.images, embedding: model.generator.readsEmbedding ? b.embeddings : nil, training: true) }
             phase = "decoder"
             let (r, dz) = try timeline.span("decoder + loss", "compute") {
                 try model.decoderStep(z: z, embeddings: b.embeddings, targets: b.targets, weight: weight)
@@ -476,7 +474,8 @@ public final class Trainer {
         let saved = g.store.grads
         reducer.contributes = false
         defer { reducer.contributes = true }
-        let (z, gc) = try g.forward(Tensor(zeros: [1, 3, side, side]), training: true)
+        let blank = g.blankInputs(side: side)
+        let (z, gc) = try g.forward(blank.image, embedding: blank.embedding, training: true)
         try g.backward(Tensor(zeros: z.shape), gc)
         g.store.grads = saved
     }

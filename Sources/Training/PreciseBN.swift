@@ -21,7 +21,11 @@ public enum PreciseBN {
         let b = max(batchSize, 1)
         try generator.recomputeRunningStats(batches: (samples.count + b - 1) / b) { i in
             let picked = Array(samples[(i * b)..<min((i + 1) * b, samples.count)])
-            return try pipeline.generatorImages(picked, augmentations: picked.map { _ in .identity })
+            guard generator.readsEmbedding else {
+                return (try pipeline.generatorImages(picked, augmentations: picked.map { _ in .identity }), nil)
+            }
+            let b = pipeline.batch(try picked.map { try pipeline.prepare($0, augmentation: .identity) })
+            return (b.images, b.embeddings)
         }
     }
 }

@@ -36,6 +36,7 @@ public struct RunIdentity: Codable, Equatable, Sendable {
         // Recomputed statistics are part of the state every later step and checkpoint carries.
         if c.train.preciseBNImages > 0 { optional.append("train.precise_bn_images: \(c.train.preciseBNImages)") }
         if let n = c.generator.inputSize { optional.append("generator.input_size: \(n)") }
+        if c.generator.input != .image { optional.append("generator.input: \(c.generator.input.rawValue)") }
         // Absent means float32, the only precision before the key existed.
         if c.output.cachePrecision != .float32 { optional.append("output.cache_precision: \(c.output.cachePrecision.rawValue)") }
         return optional + [

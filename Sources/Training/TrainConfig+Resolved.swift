@@ -13,6 +13,7 @@ extension TrainConfig {
         ("loss", Loss.CodingKeys.allCases.map(\.stringValue)),
         ("output", Output.CodingKeys.allCases.map(\.stringValue)),
         ("distributed", DistributedSection.CodingKeys.allCases.map(\.stringValue)),
+        ("inference", InferenceConfig.CodingKeys.allCases.map(\.stringValue)),
     ]
 
     /// "section.key" for every key the decoder accepts.

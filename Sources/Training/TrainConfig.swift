@@ -19,9 +19,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
 
     public struct Generator: Codable, Equatable, Sendable {
-        /// hardnet85 (the paper's), hardnet68, hardnet39ds (lighter, for CPUs).
+        /// hardnet85 (the paper's), hardnet68, hardnet39ds (lighter, for CPUs), mobilenet_v2
+        /// (torchvision's; its ImageNet weights are fetched by Launch/fetch-weights.sh).
         public var backbone: String = "hardnet85"
-        /// An ImageNet-pretrained HarDNet .pth to start from (random initialisation when absent).
+        /// An ImageNet checkpoint of the backbone to start from (HarDNet's `base.N` layout or
+        /// torchvision's MobileNetV2 `features.N`); random initialisation when absent.
         public var pretrained: String?
         /// A whole g (`ModelEmb` state dict, .pth or .safetensors, e.g. from `export` or
         /// PyTorch) to start from; `train --init-from` sets it.
@@ -29,7 +31,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         /// Side of g's square input, the SAM input resized (a multiple of 16); absent: SAM's
         /// input side, at most 512 (`AutoSAM.defaultGeneratorSide`).
         public var inputSize: Int?
-        enum CodingKeys: String, CodingKey, CaseIterable { case backbone, pretrained, initFrom = "init_from", inputSize = "input_size" }
+        /// What g reads: `image` (the paper's g: backbone and decoder), `embedding` (a small
+        /// head on SAM's cached image embedding, no backbone), or `both`.
+        public var input: GeneratorInput = .image
+        enum CodingKeys: String, CodingKey, CaseIterable { case backbone, pretrained, initFrom = "init_from", inputSize = "input_size", input }
         public init() {}
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -38,6 +43,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             pretrained = try c.decodeIfPresent(String.self, forKey: .pretrained)
             initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
             inputSize = try c.decodeIfPresent(Int.self, forKey: .inputSize)
+            input = try c.decodeIfPresent(GeneratorInput.self, forKey: .input) ?? input
         }
     }
 
@@ -207,13 +213,23 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var loss = Loss()
     public var output = Output()
     public var distributed = DistributedSection()
+    /// predict / eval / figures only (InferenceConfig.swift); not part of a checkpoint's RunIdentity.
+    public var inference = InferenceConfig()
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case model, generator, data, augment, train, loss, output, distributed }
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, generator, data, augment, train, loss, output, distributed, inference }
 
     public init() {}
 
     /// The side of g's input in this run: `generator.input_size`, or the default for the SAM.
     public var generatorSide: Int { generator.inputSize ?? AutoSAM.defaultGeneratorSide(model.sam.imageSize) }
+
+    /// An untrained g as this config describes it (initialised from `rng`).
+    public func makeGenerator(context: ExecutionContext, rng: inout SeededRNG) throws -> PromptGenerator {
+        guard let backbone = GeneratorBackbone.named(generator.backbone) else {
+            throw ConfigError(path: "config", problem: "generator.backbone: unknown backbone \(generator.backbone)")
+        }
+        return PromptGenerator(backbone: backbone, input: generator.input, context: context, rng: &rng)
+    }
 
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -226,6 +242,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         loss = try c.decodeIfPresent(Loss.self, forKey: .loss) ?? loss
         output = try c.decodeIfPresent(Output.self, forKey: .output) ?? output
         distributed = try c.decodeIfPresent(DistributedSection.self, forKey: .distributed) ?? distributed
+        inference = try c.decodeIfPresent(InferenceConfig.self, forKey: .inference) ?? inference
     }
 
     /// Reads and checks a YAML config; errors name the file, the key path and the problem.
@@ -276,6 +293,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if let n = output.checkpointEverySteps, n < 1 { throw bad("output.checkpoint_every_steps must be at least 1, got \(n)") }
         if let m = output.checkpointEveryMinutes, !(m > 0) { throw bad("output.checkpoint_every_minutes must be positive, got \(m)") }
         if output.keep < 1 { throw bad("output.keep must be at least 1, got \(output.keep)") }
+        if let p = inference.problem { throw bad(p) }
         if distributed.timeoutS < 0 { throw bad("distributed.timeout_s must not be negative (0 waits forever), got \(distributed.timeoutS)") }
         if distributed.checkEvery < 1 { throw bad("distributed.check_every must be at least 1, got \(distributed.checkEvery)") }
         if !(distributed.bucketMB > 0) { throw bad("distributed.bucket_mb must be positive, got \(distributed.bucketMB)") }
@@ -291,7 +309,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if let n = generator.inputSize, !(64...1024).contains(n) || n % 16 != 0 {
             throw bad("generator.input_size must be a multiple of 16 from 64 to 1024 (g's backbone stops at stride 16), got \(n)")
         }
-        let backbones = ["hardnet85", "hardnet68", "hardnet39ds"]
+        let backbones = GeneratorBackbone.names
+        if generator.input == .embedding, let p = generator.pretrained {
+            throw bad("generator.pretrained (\(p)) is a backbone's weights, and generator.input: embedding builds no backbone: drop one of them")
+        }
         if !backbones.contains(generator.backbone) {
             throw bad("generator.backbone must be one of \(backbones.joined(separator: ", ")), got \(generator.backbone)")
         }

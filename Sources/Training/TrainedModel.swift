@@ -30,11 +30,11 @@ public struct TrainedModel {
             throw FileError(path: path, problem: "this is a surrogate decoder h checkpoint (from train-h), not an AutoSAM training checkpoint")
         }
         let cfg = try TrainConfig.parse(ck.header.configYAML, path: path + " (stored config)")
-        guard let variant = HarDNetVariant.named(ck.header.backbone) else {
+        guard GeneratorBackbone.named(ck.header.backbone) != nil else {
             throw FileError(path: path, problem: "unknown generator backbone \(ck.header.backbone)")
         }
         var rng = SeededRNG(seed: 0)
-        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
+        let g = try cfg.makeGenerator(context: context, rng: &rng)
         guard ck.header.parameters.map(\.name) == g.store.parameters.map(\.name),
               ck.header.parameters.map(\.shape) == g.store.parameters.map(\.shape) else {
             throw FileError(path: path, problem: "parameters do not match a \(ck.header.backbone) generator")

@@ -49,7 +49,7 @@ struct BenchConv: ParsableCommand {
         for m in modelList where !["g", "encoder", "h"].contains(m) {
             throw ValidationError("unknown model \(m) in --models (want g, encoder, h)")
         }
-        if HarDNetVariant.named(backbone) == nil { throw ValidationError("unknown backbone \(backbone)") }
+        if GeneratorBackbone.named(backbone) == nil { throw ValidationError("unknown backbone \(backbone)") }
         if modelList.contains("encoder") && !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("\(checkpoint): checkpoint not found; the encoder's shapes need it "
                                   + "(Launch/fetch-weights.sh fetches it, or leave encoder out of --models)")

@@ -77,7 +77,7 @@ struct BenchDist: ParsableCommand {
         guard FileManager.default.fileExists(atPath: checkpoint) else {
             throw ValidationError("\(checkpoint): checkpoint not found (Launch/fetch-weights.sh fetches the default)")
         }
-        if HarDNetVariant.named(backbone) == nil { throw ValidationError("unknown backbone \(backbone)") }
+        if GeneratorBackbone.named(backbone) == nil { throw ValidationError("unknown backbone \(backbone)") }
         if !["on", "off", "both"].contains(overlap) { throw ValidationError("--overlap: on, off or both, not \(overlap)") }
         if allreduce != "both" && GradientTransport(rawValue: allreduce) == nil { throw ValidationError("--allreduce: ring, mpi or both, not \(allreduce)") }
         for w in compression.split(separator: ",") where GradientCompression(rawValue: w.trimmingCharacters(in: .whitespaces)) == nil {

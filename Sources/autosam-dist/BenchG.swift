@@ -25,7 +25,7 @@ struct BenchG: ParsableCommand {
     var noReference = false
 
     func validate() throws {
-        if HarDNetVariant.named(variant) == nil { throw ValidationError("unknown variant \(variant)") }
+        if GeneratorBackbone.named(variant) == nil { throw ValidationError("unknown variant \(variant)") }
         if batch < 1 || size % 16 != 0 { throw ValidationError("--batch ≥ 1 and --size a multiple of 16") }
     }
 
@@ -33,7 +33,7 @@ struct BenchG: ParsableCommand {
         let threads = ThreadPolicy.resolve(explicit: options.threads)
         let context = try ExecutionContext.make(threads: threads)
         var rng = SeededRNG(seed: 3)
-        let g = PromptGenerator(variant: HarDNetVariant.named(variant)!, context: context, rng: &rng)
+        let g = PromptGenerator(backbone: GeneratorBackbone.named(variant)!, context: context, rng: &rng)
         let x = Tensor.uniform([batch, 3, size, size], rng: &rng, lo: 0, hi: 1)
         BenchClock.resetPeakRSS()
         var forward: [Double] = [], backward: [Double] = []   // per run, the warm-up first

@@ -28,7 +28,7 @@ struct BenchTrain: ParsableCommand {
         guard FileManager.default.fileExists(atPath: checkpoint) else {
             throw ValidationError("\(checkpoint): checkpoint not found (Launch/fetch-weights.sh fetches the default)")
         }
-        if HarDNetVariant.named(backbone) == nil { throw ValidationError("unknown backbone \(backbone)") }
+        if GeneratorBackbone.named(backbone) == nil { throw ValidationError("unknown backbone \(backbone)") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 

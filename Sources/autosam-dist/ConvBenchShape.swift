@@ -46,7 +46,7 @@ struct ConvBenchShape {
         }
         var rng = SeededRNG(seed: 1)
         if models.contains("g") {
-            let g = PromptGenerator(variant: HarDNetVariant.named(backbone)!, context: recording, rng: &rng)
+            let g = PromptGenerator(backbone: GeneratorBackbone.named(backbone)!, context: recording, rng: &rng)
             try record("g") { _ = try g.forward(Tensor(zeros: [1, 3, 256, 256]), training: false) }
         }
         if models.contains("encoder") {

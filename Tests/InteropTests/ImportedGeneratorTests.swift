@@ -23,7 +23,9 @@ final class ImportedGeneratorTests: XCTestCase {
         cfg = try ImportedGenerator.config(from: StateDictFiles.open(bare), path: bare, context: TestContext.standard)
         XCTAssertEqual(cfg.generator.backbone, "hardnet39ds", "recognised by its shapes")
         XCTAssertEqual(cfg.loss.activation, .sigmoid)
-        XCTAssertEqual(GeneratorStateDict.detectVariant(try StateDictFiles.open(try InteropSupport.fixture("torch_g_hardnet39ds.pth")),
-                                                        context: TestContext.standard), .hardnet39DS)
+        let detected = GeneratorStateDict.detectVariant(try StateDictFiles.open(try InteropSupport.fixture("torch_g_hardnet39ds.pth")),
+                                                        context: TestContext.standard)
+        XCTAssertEqual(detected?.backbone, .hardnet39DS)
+        XCTAssertEqual(detected?.input, .image)
     }
 }

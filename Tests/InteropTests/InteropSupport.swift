@@ -34,7 +34,7 @@ enum InteropSupport {
 
     /// g's export in `format` as bytes, with the metadata the fixture expects.
     static func export(_ g: PromptGenerator, _ format: StateDictFormat) throws -> [UInt8] {
-        let meta = InteropMetadata(module: "ModelEmb", hardnetVariant: g.variant.name, sam: "lite_medsam",
+        let meta = InteropMetadata(module: "ModelEmb", hardnetVariant: g.backboneKind.name, sam: "lite_medsam",
                                    samSHA256: String(repeating: "ab", count: 32), inputSize: 256, lossActivation: "sigmoid", step: 7)
         return try format.encode(GeneratorStateDict.entries(g, batchesTracked: batchesTracked), metadata: meta)
     }

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import Network
 
-/// `PromptGenerator.load(_:layout: .hardnetBackbone)`, the path `generator.pretrained` takes,
+/// `PromptGenerator.load(_:layout: .imagenetBackbone)`, the path `generator.pretrained` takes,
 /// against small checkpoints in the HarDNet authors' full ImageNet layout (stride-32 stage
 /// and classifier head included) written by Tools/reference/make_hardnet_pretrained_fixture.py.
 final class HarDNetPretrainedTests: XCTestCase {
@@ -51,11 +51,11 @@ final class HarDNetPretrainedTests: XCTestCase {
 
         var rng = SeededRNG(seed: 0)
         let g = PromptGenerator(variant: v, context: TestContexts.standard, rng: &rng)
-        XCTAssertEqual(g.backbone.stageIndices, Self.ints(meta["taps"]))
+        XCTAssertEqual(g.hardnet!.stageIndices, Self.ints(meta["taps"]))
         let before = Self.state(g)
         let ckpt = try TorchCheckpoint(path: Self.path("hardnet_\(name)_imagenet"))
         XCTAssertEqual(ckpt.keys, meta["keys"] as! [String], "the file is the one the script wrote")
-        let assigned = try g.load(ckpt, layout: .hardnetBackbone)
+        let assigned = try g.load(ckpt, layout: .imagenetBackbone)
 
         // Exactly the file's tensors up to the stride-16 stage fill exactly g's backbone.
         let keys = meta["backbone_keys"] as! [String], sums = meta["sums"] as! [String: NSNumber]
@@ -75,7 +75,7 @@ final class HarDNetPretrainedTests: XCTestCase {
         }
 
         // Eval mode: the running statistics as well as the weights must have landed in place.
-        let stages = try g.backbone.forward(analyticImage(2, 3, 64, 64), training: false).stages
+        let stages = try g.hardnet!.forward(analyticImage(2, 3, 64, 64), training: false).stages
         XCTAssertEqual(stages.count, 3)
         let torch32 = (meta["torch_f32_rel_err"] as! [NSNumber]).map(\.floatValue)
         for (i, s) in [4, 8, 16].enumerated() where i < stages.count {
@@ -93,7 +93,7 @@ final class HarDNetPretrainedTests: XCTestCase {
         let g = PromptGenerator(variant: Self.tiny, context: TestContexts.standard, rng: &rng)
         let before = Self.state(g), path = try Self.path(file)
         do {
-            try g.load(TorchCheckpoint(path: path), layout: .hardnetBackbone)
+            try g.load(TorchCheckpoint(path: path), layout: .imagenetBackbone)
             XCTFail("\(file) loaded without error", line: line)
         } catch let e as StateDictMismatchError {
             XCTAssertEqual(e.path, path, line: line)

@@ -16,11 +16,11 @@ final class PreciseBNTests: XCTestCase {
         // One batch alone: momentum 1, so the running values are that batch's own statistics.
         var alone: [[Float]] = []
         for x in batches {
-            try g.recomputeRunningStats(batches: 1) { _ in x }
+            try g.recomputeRunningStats(batches: 1) { _ in (x, nil) }
             alone.append(g.buffers.flatValues)
         }
         XCTAssertNotEqual(alone[0], alone[1], "different batches, different statistics")
-        try g.recomputeRunningStats(batches: 3) { batches[$0] }
+        try g.recomputeRunningStats(batches: 3) { (batches[$0], nil) }
         let together = g.buffers.flatValues
         var worst: Float = 0
         for i in together.indices {

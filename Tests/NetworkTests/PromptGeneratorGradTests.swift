@@ -74,6 +74,59 @@ final class PromptGeneratorGradTests: XCTestCase {
     // finite differences by 20–100% whatever the step (1e-3…1e-2) or input size (32…128);
     // PyTorch's own float32 train-mode gradients of HarDNet-85 differ from its float64 ones
     // by ~6%. PromptGeneratorParityTests checks train mode against PyTorch float64 instead.
+    /// g on SAM's embedding alone, or joined with the image path (`generator.input`); `side` is
+    /// the embedding's side (16 = the image path's stride-4 side on a 64×64 input, 12 makes the
+    /// image features go through the resize onto the embedding's grid).
+    func gradCheckInput(_ input: GeneratorInput, side: Int) {
+        var rng = SeededRNG(seed: 11)
+        let g = PromptGenerator(backbone: .hardnet(Self.tiny(depthwise: true)), input: input, embeddingChannels: 8,
+                                outputSize: 12, context: TestContexts.standard, rng: &rng)
+        for p in g.store.parameters where p.shape.count == 1 {
+            try! g.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
+        }
+        XCTAssertEqual(g.store.parameters.contains { $0.name.hasPrefix("embedding_head.") }, true)
+        XCTAssertEqual(g.store.parameters.contains { $0.name.hasPrefix("backbone.") }, input == .both)
+        let x = analyticImage(2, 3, 64, 64)
+        let e = Tensor.uniform([2, 8, side, side], rng: &rng, lo: -1, hi: 1)
+        let w = GradCheck.projection(for: [2, 8, 12, 12])
+        func loss() -> Double { GradCheck.dot(try! g.forward(x, embedding: e, training: false).0, w) }
+        let r = checkParameters(g.store, probes: 3, eps: 1e-2, loss: loss) {
+            let (_, cache) = try! g.forward(x, embedding: e, training: false)
+            try! g.backward(w, cache)
+        }
+        print("g FD (input \(input), embedding side \(side)): worst relative error \(r.0) at \(r.1) over \(g.store.parameters.count) tensors")
+        XCTAssertLessThan(r.0, 3e-2, "worst at \(r.1)")
+        // The fused inference path computes the same function.
+        let z = try! g.forward(x, embedding: e, training: false).0, zi = try! g.infer(x, embedding: e)
+        XCTAssertLessThan(maxRelativeError(zi, z), 1e-4)
+        XCTAssertThrowsError(try g.forward(x, training: false)) { XCTAssertTrue("\($0)".contains("none was given")) }
+    }
+
+    func testEmbeddingInputBackwardEvalMode() { gradCheckInput(.embedding, side: 16) }
+    func testBothInputsBackwardEvalMode() { gradCheckInput(.both, side: 16) }
+    func testBothInputsResizedBackwardEvalMode() { gradCheckInput(.both, side: 12) }
+
+    /// torchvision's MobileNetV2 as g's backbone (full width: its sizes are fixed), every
+    /// tensor probed: the inverted residuals (expansion, depthwise, linear projection, the
+    /// residual add) and ReLU6.
+    func testMobileNetV2BackwardEvalMode() {
+        var rng = SeededRNG(seed: 5)
+        let g = PromptGenerator(backbone: .mobileNetV2, embeddingChannels: 8, outputSize: 12,
+                                context: TestContexts.standard, rng: &rng)
+        for p in g.store.parameters where p.shape.count == 1 {
+            try! g.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
+        }
+        let x = analyticImage(2, 3, 64, 64)
+        let w = GradCheck.projection(for: [2, 8, 12, 12])
+        func loss() -> Double { GradCheck.dot(try! g.forward(x, training: false).0, w) }
+        let r = checkParameters(g.store, probes: 2, eps: 1e-2, loss: loss) {
+            let (_, cache) = try! g.forward(x, training: false)
+            try! g.backward(w, cache)
+        }
+        print("g FD (MobileNetV2): worst relative error \(r.0) at \(r.1) over \(g.store.parameters.count) tensors")
+        XCTAssertLessThan(r.0, 3e-2, "worst at \(r.1)")
+    }
+
     func testGBackwardEvalMode() { gradCheckG(depthwise: false, training: false) }
     func testGDepthwiseBackwardEvalMode() { gradCheckG(depthwise: true, training: false) }
 

@@ -153,8 +153,9 @@ final class PromptGeneratorParityTests: XCTestCase {
         -> (out: Tensor, worst: (Float, String), modules: [HarDNet.ModuleCache]) {
         g.store.zeroGrads()
         let (out, cache) = try g.forward(x, training: false)
+        guard case let .hardnet(backboneCache)? = cache.backbone else { preconditionFailure("not a HarDNet g") }
         var modules: [HarDNet.ModuleCache] = []
-        while cache.backbone.count > 0 { modules.append(cache.backbone.pop()) }
+        while backboneCache.count > 0 { modules.append(backboneCache.pop()) }
         modules.reverse()
         var routed = modules
         for w in rerouting {
@@ -165,8 +166,7 @@ final class PromptGeneratorParityTests: XCTestCase {
         let stack = CacheStack<HarDNet.ModuleCache>(capacity: routed.count)
         routed.forEach(stack.push)
         let d = cache.decoder!
-        try g.backward(Self.upstream(out.shape),
-                       PromptGenerator.Cache(backbone: stack, up1: d.up1, up2: d.up2, final: d.final, tanhOut: d.tanhOut))
+        try g.backward(Self.upstream(out.shape), PromptGenerator.Cache(backbone: .hardnet(stack), decoder: d))
         return (out, worstGradient(g.store, fx, "g.grad_eval.", skipping: []), modules)
     }
 
@@ -174,7 +174,7 @@ final class PromptGeneratorParityTests: XCTestCase {
     /// runner-up is at most `tolerance` × max |pool input| below it; closest first.
     func nearTies(_ g: PromptGenerator, _ modules: [HarDNet.ModuleCache], tolerance: Float) -> [PoolWindow] {
         var found: [PoolWindow] = []
-        for (i, m) in g.backbone.modules.enumerated() {
+        for (i, m) in g.hardnet!.modules.enumerated() {
             guard case let .maxPool(k, s, p) = m, case let .maxPool(argmax, shape) = modules[i] else { continue }
             guard i > 0, case let .conv(input) = modules[i - 1] else {
                 XCTFail("base.\(i): the max pool's input is not a ConvLayer's output")

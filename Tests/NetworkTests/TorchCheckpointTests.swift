@@ -130,6 +130,32 @@ final class TorchCheckpointTests: XCTestCase {
         return store
     }
 
+    func testLegacyFormatReadsLikeTheZipFormat() throws {
+        let fx = try Fixture("pth_expected")
+        let views = try open("pth_legacy_views")
+        XCTAssertEqual(views.keys, ["base", "t", "row", "col", "block", "half_t", "bcast"])
+        for key in views.keys { assertSame(try views.tensor(key), fx["views/\(key)"], "legacy \(key)") }
+        let module = try open("pth_legacy_module")
+        XCTAssertEqual(module.keys, fx.meta["module_keys"] as! [String])
+        for key in module.keys where !key.hasSuffix("num_batches_tracked") {
+            assertSame(try module.tensor(key), fx["module/\(key)"], "legacy \(key)")
+        }
+        XCTAssertEqual(try module.int64s("1.num_batches_tracked"), try open("pth_module").int64s("1.num_batches_tracked"))
+    }
+
+    func testTruncatedOrDamagedLegacyFile() throws {
+        let full = try Data(contentsOf: URL(fileURLWithPath: fixturePath("pth_legacy_module")))
+        assertOpenFails(try tempFile(full.prefix(full.count - 3), "tail"), "truncated")
+        assertOpenFails(try tempFile(full.prefix(full.count / 2), "half"), "legacy checkpoint")
+        assertOpenFails(try tempFile(full.prefix(20), "head"), "legacy checkpoint")
+        // The storages end the file: 7 of them (conv weight 6 floats, 5 tensors of 3 floats,
+        // num_batches_tracked 1 int64), each an int64 element count and its data, so the
+        // first count starts 7·8 + 21·4 + 8 bytes before the end. Make it one larger.
+        var bytes = [UInt8](full)
+        bytes[bytes.count - (7 * 8 + 21 * 4 + 8)] &+= 1
+        assertOpenFails(try tempFile(Data(bytes), "count"), "elements; its tensors say")
+    }
+
     func testLoadFillsEveryParameter() throws {
         let fx = try Fixture("pth_expected")
         let ck = try open("pth_module")

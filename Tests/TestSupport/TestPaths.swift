@@ -21,6 +21,15 @@ public enum TestPaths {
         return p
     }
 
+    /// torchvision's ImageNet MobileNetV2 weights, or XCTSkip saying how to fetch them.
+    public static func requireMobileNetV2() throws -> String {
+        let p = packageRoot + "/weights/mobilenet_v2-b0353104.pth"
+        guard FileManager.default.fileExists(atPath: p) else {
+            throw XCTSkip("weights/mobilenet_v2-b0353104.pth not present; run Launch/fetch-weights.sh")
+        }
+        return p
+    }
+
     /// The shared real samples (../shared/data/samples from the package root), or XCTSkip.
     public static func sharedSamples() throws -> String {
         let p = URL(fileURLWithPath: packageRoot + "/../shared/data/samples").standardized.path

@@ -103,6 +103,13 @@ def rewrite_zip(src, dst, compress=False, zip64=False):
         f.write(blob)
 
 
+def write_legacy(views, module):
+    """The pre-1.6 torch.save format (how torchvision's MobileNetV2 ImageNet file ships):
+    shared and strided storages, and a module state dict with its _metadata."""
+    torch.save(views, path("pth_legacy_views"), _use_new_zipfile_serialization=False)
+    torch.save(module, path("pth_legacy_module"), _use_new_zipfile_serialization=False)
+
+
 def main():
     os.makedirs(FIXTURES, exist_ok=True)
     dtypes, views, module, small = dtypes_state(), views_state(), module_state(), small_state()
@@ -112,6 +119,7 @@ def main():
     torch.save(small, path("pth_proto4"), pickle_protocol=4)
     torch.save({"model": small, "epoch": 3, "note": "wrapped"}, path("pth_wrapped_model"))
     torch.save({"state_dict": small, "step": 10}, path("pth_wrapped_state_dict"))
+    write_legacy(views, module)
     rewrite_zip(path("pth_proto4"), path("pth_zip64"), zip64=True)
     rewrite_zip(path("pth_proto4"), path("pth_deflated"), compress=True)
 

@@ -26,10 +26,10 @@ public enum TrainBenchmark {
     /// g is built on `sam`'s context with its convolutions counted (only g's, as the GFLOP/s
     /// figure is g's).
     public static func measure(sam: SAM, _ s: Settings) throws -> [[String: Any]] {
-        guard let variant = HarDNetVariant.named(s.backbone) else { preconditionFailure("unknown backbone \(s.backbone)") }
+        guard let variant = GeneratorBackbone.named(s.backbone) else { preconditionFailure("unknown backbone \(s.backbone)") }
         var rng = SeededRNG(seed: 5)
         let counter = FLOPCountingConvBackend(wrapping: sam.context.convolution)
-        let g = PromptGenerator(variant: variant, context: sam.context.with(convolution: counter), rng: &rng)
+        let g = PromptGenerator(backbone: variant, context: sam.context.with(convolution: counter), rng: &rng)
         let model = AutoSAM(sam: sam, generator: g)
         var adam = Adam(parameterCount: g.store.count, lr: 3e-4, weightDecay: 1e-5)
         let b = s.batch

@@ -59,6 +59,10 @@ public final class SurrogateTrainer {
         let loaded = try TrainedModel.loadGenerator(path, context: context)
         var cfg = loaded.config
         let g = loaded.generator
+        // h explains what g writes from the image alone; SAM is not loaded here.
+        if g.readsEmbedding {
+            throw FileError(path: path, problem: "this g reads SAM's image embedding (generator.input: \(cfg.generator.input.rawValue)); train-h trains h on a g that reads the image only")
+        }
         if let d = options.data { cfg.data.train = d }
         let seed = options.seed ?? cfg.train.seed
         var rng = SeededRNG(seed: seed)

@@ -17,6 +17,9 @@ public struct AutoSAM {
         self.generator = generator
         self.lossActivation = lossActivation
         self.generatorSide = generatorSide ?? Self.defaultGeneratorSide(sam.imageSize)
+        // g reads SAM's preprocessed input: LiteMedSAM's is min-max scaled, SAM ViT's
+        // normalised with ImageNet's mean and std.
+        generator.inputScale = sam.kind == .liteMedSAM ? .unitRange : .imageNetNormalized
     }
 
     /// g's input from preprocessed SAM inputs [b, 3, S, S]: resized bilinearly
@@ -42,7 +45,7 @@ public struct AutoSAM {
     /// Gradients are scaled by `weight` (shard size ÷ global batch) and added to g's store.
     /// Throws when a convolution backend or a SyncBatchNorm collective fails.
     public func trainStep(images: Tensor, embeddings: Tensor, targets: Tensor, weight: Double) throws -> StepResult {
-        let (z, gc) = try generator.forward(images, training: true)
+        let (z, gc) = try generator.forward(images, embedding: generator.readsEmbedding ? embeddings : nil, training: true)
         let (result, dz) = try decoderStep(z: z, embeddings: embeddings, targets: targets, weight: weight)
         try generator.backward(dz, gc)
         return result
@@ -78,7 +81,7 @@ public struct AutoSAM {
 
     /// Low-res mask logits [b, 1, 256, 256] with g in evaluation mode.
     public func predict(images: Tensor, embeddings: Tensor) throws -> Tensor {
-        let z = try generator.infer(images)
+        let z = try generator.infer(images, embedding: generator.readsEmbedding ? embeddings : nil)
         return try sam.maskDecoder.forward(imageEmbedding: embeddings, imagePE: sam.densePE,
                                        sparse: emptySparse, dense: z, multimaskOutput: false).0.masks
     }

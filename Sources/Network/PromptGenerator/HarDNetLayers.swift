@@ -1,5 +1,6 @@
 /// HarDNet's building layers, named as in the authors' hardnet.py:
-///   ConvLayer    `conv` (no bias, padding k/2) → `norm` (BatchNorm) → ReLU6;
+///   ConvLayer    `conv` (no bias, padding k/2) → `norm` (BatchNorm) → ReLU6 (with the names
+///                `0`, `1` and groups it is also torchvision's Conv2dNormActivation in MobileNetV2);
 ///   DWConvLayer  `dwconv` (depthwise 3×3, padding 1, no bias) → `norm` (no activation);
 ///   CombConvLayer `layer1` = ConvLayer 1×1 → `layer2` = DWConvLayer (HarDNet-DS blocks).
 struct ConvLayer {
@@ -10,10 +11,11 @@ struct ConvLayer {
     struct Cache { var x: Tensor?; let convOut: Tensor; let stats: NormStats?; let y: Tensor }
 
     init(_ store: ParameterStore, _ buffers: BufferStore, _ name: String, in inC: Int, out outC: Int,
-         kernel: Int = 3, stride: Int = 1, context: ExecutionContext, rng: inout SeededRNG) {
-        conv = ConvUnit(store, name + ".conv", in: inC, out: outC, kernel: kernel, stride: stride,
-                        padding: kernel / 2, bias: false, context: context, rng: &rng)
-        norm = BatchNormUnit(store, buffers, name + ".norm", channels: outC)
+         kernel: Int = 3, stride: Int = 1, groups: Int = 1, names: (conv: String, norm: String) = ("conv", "norm"),
+         context: ExecutionContext, rng: inout SeededRNG) {
+        conv = ConvUnit(store, "\(name).\(names.conv)", in: inC, out: outC, kernel: kernel, stride: stride,
+                        padding: kernel / 2, groups: groups, bias: false, context: context, rng: &rng)
+        norm = BatchNormUnit(store, buffers, "\(name).\(names.norm)", channels: outC)
     }
 
     func forward(_ x: Tensor, training: Bool) throws -> (Tensor, Cache) {

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A PyTorch `.pth` checkpoint (the zip format of `torch.save`, PyTorch ≥ 1.6), read
-/// natively. The file is memory-mapped; the pickle is parsed up front, but tensor data is
+/// A PyTorch `.pth` checkpoint (the zip format of `torch.save`, PyTorch ≥ 1.6, or the legacy
+/// format before it: `LegacyTorchFile`), read natively. The file is memory-mapped; the pickle is parsed up front, but tensor data is
 /// only converted to Float32 when a tensor is asked for, one tensor at a time.
 /// A `{"model": …}` or `{"state_dict": …}` wrapper around the state dict is unwrapped.
 public final class TorchCheckpoint: StateDictSource {
@@ -9,7 +9,6 @@ public final class TorchCheckpoint: StateDictSource {
     /// The strings of `_metadata[StateDictMetadata.pthEntry]` (see `StateDictSource`).
     public let metadata: [String: String]
     private let file: MappedFile
-    private let zip: ZipArchive
     private let bigEndian: Bool
     private let entries: [(key: String, ref: TorchTensorRef)]
     private let index: [String: Int]
@@ -20,12 +19,22 @@ public final class TorchCheckpoint: StateDictSource {
         self.path = path
         do {
             file = try MappedFile(path: path)
-            zip = try ZipArchive(bytes: file.bytes)
-            let root = try Self.root(of: zip)
-            let pickle = try zip.dataRange(of: zip[root + "data.pkl"]!)
-            let stateDict = try Self.stateDict(Unpickler.load(UnsafeRawBufferPointer(rebasing: file.bytes[pickle])))
+            let stateDict: PickleDict
+            let storageRange: (TorchStorageRef) throws -> Range<Int>
+            if LegacyTorchFile.isLegacy(file.bytes) {
+                let legacy = try LegacyTorchFile(bytes: file.bytes)
+                stateDict = try Self.stateDict(legacy.object)
+                bigEndian = legacy.bigEndian
+                storageRange = { s in legacy.storageRanges[s.key]! }
+            } else {
+                let zip = try ZipArchive(bytes: file.bytes)
+                let root = try Self.root(of: zip)
+                let pickle = try zip.dataRange(of: zip[root + "data.pkl"]!)
+                stateDict = try Self.stateDict(Unpickler.load(UnsafeRawBufferPointer(rebasing: file.bytes[pickle])))
+                bigEndian = try Self.isBigEndian(zip, root: root, bytes: file.bytes)
+                storageRange = { s in try Self.storageRange(s, zip: zip, root: root) }
+            }
             metadata = Self.metadata(of: stateDict)
-            bigEndian = try Self.isBigEndian(zip, root: root, bytes: file.bytes)
 
             var entries: [(key: String, ref: TorchTensorRef)] = []
             var index: [String: Int] = [:]
@@ -38,7 +47,7 @@ public final class TorchCheckpoint: StateDictSource {
                     throw CheckpointProblem("state dict entry \(key) is a \(v.kind), not a tensor")
                 }
                 if ranges[ref.storage.key] == nil {
-                    ranges[ref.storage.key] = try Self.storageRange(ref.storage, zip: zip, root: root)
+                    ranges[ref.storage.key] = try storageRange(ref.storage)
                 }
                 try Self.validate(ref, key: key)
                 index[key] = entries.count

@@ -18,6 +18,14 @@ struct Unpickler {
         return try u.run()
     }
 
+    /// One pickle from the start of `data`, and the number of bytes it took (the legacy
+    /// `torch.save` format writes several pickles and then raw storages one after another).
+    static func loadPrefix(_ data: UnsafeRawBufferPointer) throws -> (value: PickleValue, length: Int) {
+        var u = Unpickler(data)
+        let v = try u.run()
+        return (v, u.pos)
+    }
+
     private mutating func run() throws -> PickleValue {
         while true {
             let at = pos
@@ -172,7 +180,14 @@ struct Unpickler {
     }
 
     private func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
-        guard case let .tuple(t) = pid, t.count == 5, case .string("storage") = t[0],
+        // The zip format's id has 5 fields; the legacy format adds a 6th, view metadata, which
+        // is None unless storages share memory (not supported).
+        if case let .tuple(t) = pid, t.count == 6 {
+            guard case .none = t[5] else {
+                throw CheckpointProblem("persistent id has view metadata (a storage view), which is not supported")
+            }
+        }
+        guard case let .tuple(t) = pid, t.count == 5 || t.count == 6, case .string("storage") = t[0],
               case let .global(_, cls) = t[1], let dtype = TorchDType(storageClass: cls),
               case let .string(key) = t[2], case let .int(numel) = t[4], numel >= 0 else {
             throw CheckpointProblem("persistent id is not ('storage', <torch.*Storage>, key, location, numel)")

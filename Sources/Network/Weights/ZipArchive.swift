@@ -30,7 +30,7 @@ struct ZipArchive {
                 throw CheckpointProblem("zip archive is truncated or damaged: no end-of-central-directory record")
             }
             if bytes.first == 0x80 {
-                throw CheckpointProblem("not a zip archive (looks like the legacy pre-1.6 torch.save format; re-save it with a current PyTorch)")
+                throw CheckpointProblem("not a zip archive, and not a legacy (pre-1.6) torch.save file either: its magic number is damaged or cut short")
             }
             throw CheckpointProblem("not a zip archive (a PyTorch .pth checkpoint is a zip file)")
         }

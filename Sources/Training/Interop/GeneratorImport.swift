@@ -8,13 +8,13 @@ import Network
 public enum GeneratorImport {
     /// What the caller uses g for; nil fields are not compared.
     public struct Expectation {
-        public var variant: HarDNetVariant
+        public var variant: GeneratorBackbone
         public var sam: SAMKind?
         public var samSHA256: String?
         public var lossActivation: LossActivation?
         /// g's input side here (`TrainConfig.generatorSide`).
         public var inputSize: Int?
-        public init(variant: HarDNetVariant, sam: SAMKind? = nil, samSHA256: String? = nil, lossActivation: LossActivation? = nil,
+        public init(variant: GeneratorBackbone, sam: SAMKind? = nil, samSHA256: String? = nil, lossActivation: LossActivation? = nil,
                     inputSize: Int? = nil) {
             self.variant = variant
             self.sam = sam
@@ -41,8 +41,13 @@ public enum GeneratorImport {
             return Report(tensors: n, metadata: meta, warnings: warnings)
         } catch let m as StateDictMismatchError {
             // Name the variant the file does fit, when it fits one.
-            if let other = GeneratorStateDict.detectVariant(source, context: g.context), other != e.variant {
-                throw FileError(path: path, problem: "holds a \(other.name) g, not a \(e.variant.name) one (\(m))")
+            if let other = GeneratorStateDict.detectVariant(source, context: g.context) {
+                if other.input != g.input {
+                    throw FileError(path: path, problem: "holds a g that reads the \(other.input.rawValue), not the \(g.input.rawValue) (generator.input) (\(m))")
+                }
+                if other.backbone != e.variant {
+                    throw FileError(path: path, problem: "holds a \(other.backbone.name) g, not a \(e.variant.name) one (\(m))")
+                }
             }
             throw m
         }
@@ -53,7 +58,7 @@ public enum GeneratorImport {
         guard meta.module == "ModelEmb" else {
             throw FileError(path: path, problem: "holds a \(meta.module) state dict, not g (ModelEmb)")
         }
-        if let v = meta.hardnetVariant, HarDNetVariant.named(v) != e.variant {
+        if let v = meta.hardnetVariant, GeneratorBackbone.named(v) != e.variant {
             throw FileError(path: path, problem: "was exported from a \(v) g (metadata hardnet_variant), but g here is \(e.variant.name) (generator.backbone)")
         }
         var w: [String] = []

@@ -35,13 +35,18 @@ public enum GeneratorStateDict {
         return entries(parameters: params, buffers: g.buffers.named, batchesTracked: batchesTracked)
     }
 
-    /// The variant whose g has exactly this file's tensors (names and shapes), if one does.
-    public static func detectVariant(_ source: any StateDictSource, context: ExecutionContext) -> HarDNetVariant? {
-        for v in [HarDNetVariant.hardnet39DS, .hardnet68, .hardnet85] {
+    /// The backbone and input whose g has exactly this file's tensors (names and shapes), if
+    /// one does (for `embedding`, the backbone is the default one: it builds none).
+    public static func detectVariant(_ source: any StateDictSource, context: ExecutionContext)
+        -> (backbone: GeneratorBackbone, input: GeneratorInput)? {
+        // Tensor shapes tell them apart (the final block's input width differs between inputs).
+        let candidates = GeneratorBackbone.names.flatMap { n in [GeneratorInput.image, .both].map { (GeneratorBackbone.named(n)!, $0) } }
+            + [(GeneratorBackbone.named(TrainConfig.Generator().backbone)!, GeneratorInput.embedding)]
+        for (v, input) in candidates {
             var rng = SeededRNG(seed: 0)
-            let g = PromptGenerator(variant: v, context: context, rng: &rng)
+            let g = PromptGenerator(backbone: v, input: input, context: context, rng: &rng)
             let wanted = StateDictTargetShapes.of(g)
-            if wanted.allSatisfy({ source.shape($0.name) == $0.shape }) { return v }
+            if wanted.allSatisfy({ source.shape($0.name) == $0.shape }) { return (v, input) }
         }
         return nil
     }

@@ -23,15 +23,15 @@ public enum ImportedGenerator {
             cfg = try config(from: StateDictFiles.open(gFile), path: gFile, context: context)
         }
         if let s = samCheckpoint { cfg.model.checkpoint = s }
-        guard let variant = HarDNetVariant.named(cfg.generator.backbone) else {
-            throw FileError(path: gFile, problem: "unknown HarDNet variant \(cfg.generator.backbone)")
-        }
         guard FileManager.default.fileExists(atPath: cfg.model.checkpoint) else {
             throw FileError(path: cfg.model.checkpoint, problem: "SAM checkpoint not found (pass --sam-checkpoint)")
         }
         var rng = SeededRNG(seed: 0)
-        let g = PromptGenerator(variant: variant, context: context, rng: &rng)
-        let expect = GeneratorImport.Expectation(variant: variant, sam: cfg.model.sam,
+        let g: PromptGenerator
+        do { g = try cfg.makeGenerator(context: context, rng: &rng) } catch {
+            throw FileError(path: gFile, problem: "unknown backbone \(cfg.generator.backbone)")
+        }
+        let expect = GeneratorImport.Expectation(variant: g.backboneKind, sam: cfg.model.sam,
                                                  samSHA256: try SHA256.file(cfg.model.checkpoint), lossActivation: cfg.loss.activation,
                                                  inputSize: cfg.generatorSide)
         let report = try GeneratorImport.load(gFile, into: g, expecting: expect)
@@ -50,10 +50,12 @@ public enum ImportedGenerator {
         if let l = meta?.lossActivation, let a = LossActivation(rawValue: l) { cfg.loss.activation = a }
         // g runs on the input side it was trained on.
         if let n = meta?.inputSize, n != cfg.generatorSide { cfg.generator.inputSize = n }
+        if let i = meta?.generatorInput, let input = GeneratorInput(rawValue: i) { cfg.generator.input = input }
         if let v = meta?.hardnetVariant {
             cfg.generator.backbone = v
-        } else if let v = GeneratorStateDict.detectVariant(source, context: context) {
+        } else if let (v, input) = GeneratorStateDict.detectVariant(source, context: context) {
             cfg.generator.backbone = v.name
+            cfg.generator.input = input
         } // else: the import below lists what does not match the default backbone
         return cfg
     }

@@ -6,6 +6,8 @@ public struct InteropMetadata: Equatable, Sendable {
     /// "ModelEmb" (g) or "ModelH" (h): the authors' PyTorch module the keys belong to.
     public var module: String
     public var hardnetVariant: String?
+    /// What g reads (`generator.input`); absent means the image, as before the key existed.
+    public var generatorInput: String?
     public var sam: String?
     public var samSHA256: String?
     /// Side of g's square input image.
@@ -16,7 +18,9 @@ public struct InteropMetadata: Equatable, Sendable {
     public var generatorHash: String?
 
     public init(module: String, hardnetVariant: String? = nil, sam: String? = nil, samSHA256: String? = nil,
-                inputSize: Int? = nil, lossActivation: String? = nil, step: Int? = nil, generatorHash: String? = nil) {
+                inputSize: Int? = nil, lossActivation: String? = nil, step: Int? = nil, generatorHash: String? = nil,
+                generatorInput: String? = nil) {
+        self.generatorInput = generatorInput
         self.module = module
         self.hardnetVariant = hardnetVariant
         self.sam = sam
@@ -33,6 +37,7 @@ public struct InteropMetadata: Equatable, Sendable {
     public var pairs: [(key: String, value: String)] {
         var out: [(String, String)] = [("format", Self.formatTag), ("module", module)]
         if let v = hardnetVariant { out.append(("hardnet_variant", v)) }
+        if let v = generatorInput { out.append(("generator_input", v)) }
         if let v = sam { out.append(("sam", v)) }
         if let v = samSHA256 { out.append(("sam_sha256", v)) }
         if let v = inputSize { out.append(("input_size", String(v))) }
@@ -47,6 +52,6 @@ public struct InteropMetadata: Equatable, Sendable {
         guard m["format"] == Self.formatTag, let module = m["module"] else { return nil }
         self.init(module: module, hardnetVariant: m["hardnet_variant"], sam: m["sam"], samSHA256: m["sam_sha256"],
                   inputSize: m["input_size"].flatMap { Int($0) }, lossActivation: m["loss_activation"],
-                  step: m["step"].flatMap { Int($0) }, generatorHash: m["generator_hash"])
+                  step: m["step"].flatMap { Int($0) }, generatorHash: m["generator_hash"], generatorInput: m["generator_input"])
     }
 }

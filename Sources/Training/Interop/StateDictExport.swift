@@ -49,6 +49,7 @@ public enum StateDictExport {
     static func metadata(module: String, _ cfg: TrainConfig, samSHA256: String?, step: Int) -> InteropMetadata {
         InteropMetadata(module: module, hardnetVariant: cfg.generator.backbone, sam: cfg.model.sam.rawValue,
                         samSHA256: samSHA256, inputSize: cfg.generatorSide,
-                        lossActivation: cfg.loss.activation.rawValue, step: step)
+                        lossActivation: cfg.loss.activation.rawValue, step: step,
+                        generatorInput: cfg.generator.input == .image ? nil : cfg.generator.input.rawValue)
     }
 }
