@@ -44,7 +44,7 @@ else
   swift build -c release
   bin=.build/release/autosam-dist
 fi
-[ -f weights/lite_medsam.pth ] || bash Launch/fetch-weights.sh
+{ [ -f weights/lite_medsam.pth ] && [ -f weights/mobilenet_v2-b0353104.pth ]; } || bash Launch/fetch-weights.sh
 mkdir -p "$out/logs"
 
 if [ -n "$real" ]; then
@@ -101,7 +101,7 @@ resumed=$(grep -m1 -o 'resumed from .*' "$out/logs/train-resumed.log" || echo "r
   echo "|---|---|"
   echo "| \`eval/summary.md\`, \`eval/summary.csv\` | the evaluation table (Dice, IoU, MAE; h(g(I)) Dice; the paper's Dice) |"
   echo "| \`eval/per_image.csv\` | per-image scores |"
-  echo "| \`figures/panels_*.png\`, \`figures/hrow_*.png\` | panels (a) input, (b) ground truth, (c) Mz, (d) SAM with Mz, (e) SAM with the ground truth; h rows |"
+  echo "| \`figures/panels_*.png\`, \`figures/hrow_*.png\` | panels (a) input, (b) ground truth, (c) Mz, (d) SAM prompted with the box of Mz, (e) SAM with the ground truth's box (LiteMedSAM answers to boxes, not masks), each with its Dice, and (g) the prediction's and ground truth's outlines on the input; h rows |"
   echo "| \`figures/training_curve.png\` | loss and Dice per epoch |"
   echo "| \`train/metrics.jsonl\`, \`train/steps.jsonl\` | one line per epoch, one per optimiser step |"
   echo "| \`train/events.out.tfevents.*\` | the same as TensorBoard scalars: \`tensorboard --logdir $out\` |"

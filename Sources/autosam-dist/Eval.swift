@@ -11,6 +11,7 @@ struct Eval: ParsableCommand {
         discussion: """
             Example: autosam-dist eval --checkpoint runs/demo/best.ckpt --data demo-data/TestDataset --output runs/demo/eval
             Every dataset found under each --data folder is one row; DIR gets per_image.csv, summary.md and summary.csv (the table).
+            With --self-prompt each row also scores self-prompted AutoSAM (beside g alone) and counts the images whose box pass was used.
             """)
 
     @Option(help: "AutoSAM training checkpoint (best.ckpt / last.ckpt).")
@@ -30,6 +31,9 @@ struct Eval: ParsableCommand {
 
     @Flag(help: "Also score SAM prompted with each ground-truth mask's bounding box (no g): what a person's box would reach.")
     var boxBaseline = false
+
+    @OptionGroup(title: "Self-prompting")
+    var selfPrompt: SelfPromptFlags
 
     @Option(help: "Output folder for per_image.csv, summary.md and summary.csv.")
     var output: String
@@ -81,6 +85,7 @@ struct Eval: ParsableCommand {
         do {
             let context = try ThreadPolicy.context(explicit: threads)
             let (model, config, label, h) = try load(context)
+            let sp = selfPrompt.resolve(config)
             if let n = preciseBN {
                 let images = PreciseBN.images(try TrainingSplit.load(config).train, count: n, seed: config.train.seed)
                 let pipeline = SamplePipeline(sam: model.sam, cache: try EmbeddingCache(directory: cache ?? config.output.cache,
@@ -93,7 +98,7 @@ struct Eval: ParsableCommand {
             var report = try EvaluationRun.run(
                 model: model, samCheckpoint: config.model.checkpoint, checkpointPath: label,
                 roots: data, skipBad: skipBad, cacheDirectory: cache ?? config.output.cache, cachePrecision: config.output.cachePrecision,
-                batchSize: batchSize, surrogate: h, boxBaseline: boxBaseline) { print($0) }
+                batchSize: batchSize, surrogate: h, boxBaseline: boxBaseline, selfPrompt: sp) { print($0) }
             if split != nil {
                 // The same held-out images training validated on (same seed, fraction and folder).
                 let held = try TrainingSplit.load(config).validation
@@ -101,13 +106,15 @@ struct Eval: ParsableCommand {
                 let part = try EvaluationRun.score(
                     [("validation (\(config.data.validation ?? config.data.train))", held)], model: model,
                     samCheckpoint: config.model.checkpoint, checkpointPath: label, cacheDirectory: cache ?? config.output.cache,
-                    cachePrecision: config.output.cachePrecision, batchSize: batchSize, surrogate: h, boxBaseline: boxBaseline) { print($0) }
+                    cachePrecision: config.output.cachePrecision, batchSize: batchSize, surrogate: h, boxBaseline: boxBaseline,
+                    selfPrompt: sp) { print($0) }
                 report.rows = part.rows + report.rows
                 for n in part.notes where !report.notes.contains(n) { report.notes.append(n) }
             }
             try report.write(to: output)
             print(report.table, terminator: "")
             for n in report.notes { print("note: \(n)") }
+            if let c = report.selfPromptCount { print(c) }
             print("wrote \(output)/per_image.csv (\(report.rows.count) images), \(output)/summary.md and \(output)/summary.csv")
         } catch {
             FileHandle.standardError.write(Data("autosam-dist eval: error: \(error)\n".utf8))

@@ -10,8 +10,13 @@ struct Figures: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw the paper's per-image panels and the training curve as PNG.",
         discussion: """
-            Panels (a) input, (b) ground truth, (c) Mz, (d) SAM with Mz as its mask prompt,
-            (e) SAM with the ground truth (±10 logits) as its mask prompt, for N test images:
+            Panels (a) input, (b) ground truth, (c) Mz, (d) SAM prompted from Mz, (e) SAM prompted
+            from the ground truth, and with --self-prompt (f) the self-prompted mask with its box (green:
+            used, red: refused); below them (g) the input with the final mask's outline (yellow) and the
+            ground truth's (blue). Each mask's caption gives its Dice against the ground truth. (d) and (e)
+            use box prompts with LiteMedSAM (it ignores mask-only prompts): the box of Mz's largest
+            component, and the ground truth's box; with SAM ViT they use mask prompts (Mz's logits, the
+            ground truth as ±10 logits). For N test images:
               autosam-dist figures --checkpoint runs/demo/best.ckpt --data demo-data/TestDataset --images 4 --output figs
             Training curve (loss and Dice per epoch) from a run's metrics log:
               autosam-dist figures --curve runs/demo/metrics.jsonl --output figs
@@ -41,6 +46,9 @@ struct Figures: ParsableCommand {
     @Option(help: "Surrogate decoder h from train-h (default: h.ckpt beside --checkpoint, if present): adds the h rows.")
     var surrogate: String?
 
+    @OptionGroup(title: "Self-prompting (panel f)")
+    var selfPrompt: SelfPromptFlags
+
     @Flag(help: "Skip unreadable or unmatched files with a warning instead of stopping.")
     var skipBad = false
 
@@ -59,6 +67,7 @@ struct Figures: ParsableCommand {
         if let s = samCheckpoint, !FileManager.default.fileExists(atPath: s) { throw ValidationError("\(s): SAM checkpoint not found") }
         if images < 1 { throw ValidationError("--images must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
+        if selfPrompt.given && checkpoint == nil { throw ValidationError("--self-prompt and its settings need --checkpoint (the panels)") }
     }
 
     func run() throws {
@@ -83,8 +92,8 @@ struct Figures: ParsableCommand {
                 }
                 let hPath = SurrogateModel.path(given: surrogate, besideCheckpoint: c)
                 let h = try hPath.map { try SurrogateModel.load($0, generatorCheckpoint: c, context: context) }
-                let written = try FigureMaker(model: trained.model).write(samples: samples, count: images, to: output,
-                                                                          surrogate: h) { print($0) }
+                let maker = FigureMaker(model: trained.model, selfPrompt: selfPrompt.resolve(trained.config))
+                let written = try maker.write(samples: samples, count: images, to: output, surrogate: h) { print($0) }
                 print("wrote \(written.count) figure(s) to \(output)/" + (h == nil ? " (no surrogate decoder h given: no h rows; train one with train-h)" : ""))
             }
         } catch {

@@ -14,6 +14,8 @@ struct Predict: ParsableCommand {
               autosam-dist predict --box 120,80,300,260 --output mask.png image.jpg
             AutoSAM from a training checkpoint, one <name>.png per image:
               autosam-dist predict --checkpoint runs/demo/best.ckpt --output masks/ images/ extra.jpg
+            Self-prompted AutoSAM (g's mask's box prompts SAM again; see --self-prompt):
+              autosam-dist predict --checkpoint runs/demo/best.ckpt --self-prompt --output masks/ images/
             Masks are 0/255 gray PNGs at each image's original size.
             """)
 
@@ -35,6 +37,9 @@ struct Predict: ParsableCommand {
     @Option(help: "SAM weights (.pth). Default: weights/lite_medsam.pth; with --checkpoint, the path stored in it.")
     var samCheckpoint: String?
 
+    @OptionGroup(title: "Self-prompting (AutoSAM mode)")
+    var selfPrompt: SelfPromptFlags
+
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
@@ -49,6 +54,7 @@ struct Predict: ParsableCommand {
                 throw ValidationError("--sam \(sam): expected one of \(SAMKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard images.count == 1 else { throw ValidationError("--box takes exactly one image, got \(images.count)") }
+            if selfPrompt.given { throw ValidationError("--self-prompt and its settings need --checkpoint (AutoSAM), not --box") }
             if let s = samCheckpoint, !FileManager.default.fileExists(atPath: s) { throw ValidationError("\(s): SAM checkpoint not found") }
             do {
                 let prompt = try BoxPrompt.parse(b)
@@ -72,7 +78,9 @@ struct Predict: ParsableCommand {
             } else if let c = checkpoint {
                 let trained = try TrainedModel.load(c, samCheckpoint: samCheckpoint, context: context)
                 let files = try ImageInputs.expand(images)
-                let written = try PredictJobs.autoSAM(images: files, model: trained.model, outputDir: output) { print($0) }
+                let sp = selfPrompt.resolve(trained.config)
+                if let sp { print("self-prompting: \(sp.summary)") }
+                let written = try PredictJobs.autoSAM(images: files, model: trained.model, outputDir: output, selfPrompt: sp) { print($0) }
                 print("wrote \(written.count) mask(s) to \(output)/")
             }
         } catch {

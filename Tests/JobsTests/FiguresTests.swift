@@ -33,9 +33,49 @@ final class FiguresTests: XCTestCase {
         let files = try maker.write(samples: samples, count: 5, to: dir + "/out")
         XCTAssertEqual(files.count, 2, "no more panels than images")
         let strip = try ImageDecoder.read(files[0])
-        // Five 256-pixel-tall square panels with 6-pixel gaps, captions above.
+        // Five 256-pixel-tall square panels with 6-pixel gaps, two-line captions above (name, Dice);
+        // below them the 512-pixel-tall overlay (g) with its two-line caption.
         XCTAssertEqual(strip.width, 5 * 256 + 6 * 6)
-        XCTAssertEqual(strip.height, 256 + 18 + 12)
+        XCTAssertEqual(strip.height, (256 + 2 * 18 + 12) + (512 + 2 * 18 + 12))
+        // LiteMedSAM: (d) and (e) are box-prompted, and every mask panel carries its Dice.
+        XCTAssertEqual(p.prompt, .box)
+        XCTAssertEqual(p.row.map { $0.caption.split(separator: "\n").first.map(String.init) ?? "" },
+                       ["(A) INPUT", "(B) GT", "(C) MZ", "(D) SAM(BOX OF MZ)", "(E) SAM(BOX OF GT)"])
+        XCTAssertEqual(p.row.map { $0.caption.contains("\nDICE ") }, [false, false, true, true, true])
+    }
+
+    /// Every character the figures' captions use has a glyph (a blank would drop it silently).
+    func testCaptionCharactersHaveGlyphs() {
+        let captions = ["(A) INPUT", "(B) GT", "(C) MZ", "(D) SAM(BOX OF MZ)", "(E) SAM(BOX OF GT)", "(D) SAM(MZ AS MASK)",
+                        "(E) SAM(GT AS MASK)", "(F) SELF-PROMPT", "(G) YELLOW: SELF-PROMPTED, BLUE: GT", "(G) YELLOW: MZ, BLUE: GT",
+                        "DICE 0123456789.%", "H(G(I))", "LOSS", "DICE", "EPOCH", "TRAIN", "VAL",
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:%/+=-()"]
+        for c in captions { for ch in c where ch != " " { XCTAssertNotNil(BitmapFont.glyph(ch), "no glyph for '\(ch)' in \(c)") } }
+        XCTAssertEqual(FigureMaker.Panels.diceLine(0.84137), "DICE 84.1%")
+        XCTAssertEqual(FigureMaker.Panels.diceLine(1), "DICE 100.0%")
+    }
+
+    /// A hand-made overlay: outlines are the masks' inner boundaries, the ground truth's on top.
+    func testOverlayOutlinesOnASmallImage() {
+        let w = 12, h = 10
+        let image = Image(width: w, height: h, channels: 1, pixels: [UInt8](repeating: 100, count: w * h))
+        func rect(_ xs: ClosedRange<Int>, _ ys: ClosedRange<Int>) -> Mask {
+            Mask(width: w, height: h, pixels: (0..<(w * h)).map { xs.contains($0 % w) && ys.contains($0 / w) ? 1 : 0 })
+        }
+        let pred = rect(2...6, 2...6), gt = rect(4...11, 4...8)   // gt touches the right border: no outline there
+        let o = FigureMaker.overlay(image, prediction: pred, groundTruth: gt)
+        func color(_ x: Int, _ y: Int) -> [UInt8] { Array(o.pixels[((y * w + x) * 3)..<((y * w + x) * 3 + 3)]) }
+        let p = [FigureMaker.predictionColor.r, FigureMaker.predictionColor.g, FigureMaker.predictionColor.b]
+        let g = [FigureMaker.groundTruthColor.r, FigureMaker.groundTruthColor.g, FigureMaker.groundTruthColor.b]
+        XCTAssertEqual(color(2, 2), p)
+        XCTAssertEqual(color(3, 3), [100, 100, 100], "inside the prediction")
+        XCTAssertEqual(color(6, 3), p)
+        XCTAssertEqual(color(4, 4), g, "the ground truth's corner, drawn over the prediction's inside")
+        XCTAssertEqual(color(5, 5), [100, 100, 100], "inside both")
+        XCTAssertEqual(color(6, 6), p, "the prediction's corner, inside the ground truth")
+        XCTAssertEqual(color(11, 6), [100, 100, 100], "the image border is no boundary")
+        XCTAssertEqual(color(10, 8), g)
+        XCTAssertEqual(color(0, 0), [100, 100, 100])
     }
 
     /// With a surrogate decoder, each image also gets the h row: I, h(g(I)), Mz, GT.

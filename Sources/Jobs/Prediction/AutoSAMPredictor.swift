@@ -10,16 +10,21 @@ import Training
 public struct AutoSAMPredictor {
     public let model: AutoSAM
     public let sam: SAMPredictor
+    /// When set, g's mask is turned into a box prompt for SAM (SelfPrompt) and `mask` is the result.
+    public var selfPrompt: SelfPrompt?
 
-    public init(model: AutoSAM) {
+    public init(model: AutoSAM, selfPrompt: SelfPrompt? = nil) {
         self.model = model
+        self.selfPrompt = selfPrompt
         sam = SAMPredictor(sam: model.sam)
     }
 
     public struct Prediction {
-        public var mask: Mask                 // 0/1 at the original size
-        public var probabilities: [Float]     // at the original size
-        public var lowResLogits: Tensor       // [1, 1, 256, 256], the model-input frame
+        public var mask: Mask                 // 0/1 at the original size: self-prompted when that is on, else Mz
+        public var probabilities: [Float]     // at the original size, of `mask`
+        public var lowResLogits: Tensor       // [1, 1, 256, 256], g's pass (Mz) in the model-input frame
+        public var generatorMask: Mask        // Mz, g's own mask, at the original size
+        public var selfPrompt: SelfPrompt.Outcome?
         public var encoded: SAMPredictor.Encoded
     }
 
@@ -31,12 +36,21 @@ public struct AutoSAMPredictor {
 
     public func predict(_ image: Image) throws -> Prediction {
         let e = try sam.encode(image)
-        let logits = try model.predict(images: generatorInput(e), embeddings: e.embedding)
-        let grid = logits.shape[2]
-        let prob = Evaluator.probabilities(logits.data[...], activation: model.lossActivation)
-        let full = Preprocessing.toOriginal(prob, grid: grid, extent: e.extent)
-        let mask = Mask(width: image.width, height: image.height, pixels: Metrics.binarize(full))
-        return Prediction(mask: mask, probabilities: full, lowResLogits: logits, encoded: e)
+        func toMask(_ lowResProbabilities: [Float], grid: Int) -> (Mask, [Float]) {
+            let full = Preprocessing.toOriginal(lowResProbabilities, grid: grid, extent: e.extent)
+            return (Mask(width: image.width, height: image.height, pixels: Metrics.binarize(full)), full)
+        }
+        guard let selfPrompt else {
+            let logits = try model.predict(images: generatorInput(e), embeddings: e.embedding)
+            let (mask, full) = toMask(Evaluator.probabilities(logits.data[...], activation: model.lossActivation), grid: logits.shape[2])
+            return Prediction(mask: mask, probabilities: full, lowResLogits: logits, generatorMask: mask, selfPrompt: nil, encoded: e)
+        }
+        let outcome = try selfPrompt.run(model: model, images: generatorInput(e), embeddings: e.embedding, extents: [e.extent])[0]
+        let grid = outcome.generatorLogits.shape[2]
+        let (gMask, gFull) = toMask(Evaluator.probabilities(outcome.generatorLogits.data[...], activation: model.lossActivation), grid: grid)
+        let (mask, full) = outcome.usedBox ? toMask(outcome.probabilities(activation: model.lossActivation), grid: grid) : (gMask, gFull)
+        return Prediction(mask: mask, probabilities: full, lowResLogits: outcome.generatorLogits, generatorMask: gMask,
+                          selfPrompt: outcome, encoded: e)
     }
 }
 

@@ -38,11 +38,12 @@ public enum PredictJobs {
     }
 
     /// AutoSAM on each image; one `<name>.png` per image in `outputDir`. Returns the files written.
+    /// With `selfPrompt`, each mask is the self-prompted one (g's where the box pass is refused).
     @discardableResult
-    public static func autoSAM(images: [String], model: AutoSAM, outputDir: String,
+    public static func autoSAM(images: [String], model: AutoSAM, outputDir: String, selfPrompt: SelfPrompt? = nil,
                                log: (String) -> Void = { _ in }) throws -> [String] {
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        let predictor = AutoSAMPredictor(model: model)
+        let predictor = AutoSAMPredictor(model: model, selfPrompt: selfPrompt)
         var written: [String] = []
         var seen: [String: String] = [:]
         for path in images {
@@ -51,10 +52,18 @@ public enum PredictJobs {
             seen[out] = path
             let p = try predictor.predict(try readImage(path))
             try writeMask(p.mask, to: out)
-            log("\(path) → \(out) (\(p.mask.foregroundCount) foreground pixels)")
+            log("\(path) → \(out) (\(p.mask.foregroundCount) foreground pixels" + (p.selfPrompt.map { "; " + describe($0) } ?? "") + ")")
             written.append(out)
         }
         return written
+    }
+
+    /// What self-prompting decided for one image, with SAM's IoU predictions.
+    public static func describe(_ o: SelfPrompt.Outcome) -> String {
+        let g = String(format: "%.3f", o.generatorIoU)
+        guard let box = o.box, let b = o.boxIoU else { return "self-prompt: g's mask is empty, kept" }
+        return "self-prompt: box \(box) (256² frame) " + (o.usedBox ? "used" : "refused")
+            + ", SAM's predicted IoU " + String(format: "%.3f", b) + " for the box pass vs \(g) for g's"
     }
 
     public static func writeMask(_ mask: Mask, to path: String) throws {
