@@ -34,6 +34,7 @@ final class RealDataConfigTests: XCTestCase {
     func config(_ name: String, data: String, edit: (inout TrainConfig) -> Void = { _ in }) throws -> String {
         var cfg = try TrainConfig.load(TestPaths.packageRoot + "/Configs/\(name).yaml")
         cfg.model.checkpoint = weights
+        if let p = cfg.generator.pretrained, !p.hasPrefix("/") { cfg.generator.pretrained = TestPaths.packageRoot + "/" + p }
         cfg.data.train = data
         cfg.output.dir = "\(root)/\(name)"
         cfg.output.cache = "\(root)/cache"
