@@ -52,12 +52,10 @@ final class SelfPromptRealSampleTests: XCTestCase {
               + String(format: "%.0f s", Date().timeIntervalSince(start)))
         let f = Fixture(dir: dir, model: model, generator: g, pipeline: pipeline, items: items)
         cached = f
+        // Shared with FiguresRealSampleTests, so fitted once per test process; its folder goes
+        // when the bundle is done.
+        XCTestObservationCenter.shared.addTestObserver(RemoveFolderAtEnd(path: dir))
         return f
-    }
-
-    override class func tearDown() {
-        if let d = cached?.dir { try? FileManager.default.removeItem(atPath: d) }
-        cached = nil
     }
 
     /// Dice of low-res probabilities against a prepared sample's label, postprocessed as eval does.
@@ -282,4 +280,11 @@ final class SelfPromptRealSampleTests: XCTestCase {
         let panel = image.width * 256 / image.height
         XCTAssertEqual(strip.width, 6 * panel + 7 * 6, "six panels: (a)–(e) and (f) self-prompted")
     }
+}
+
+/// Removes a folder when the test bundle finishes.
+final class RemoveFolderAtEnd: NSObject, XCTestObservation {
+    let path: String
+    init(path: String) { self.path = path }
+    func testBundleDidFinish(_ testBundle: Bundle) { try? FileManager.default.removeItem(atPath: path) }
 }

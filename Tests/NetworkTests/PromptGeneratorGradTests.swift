@@ -50,21 +50,27 @@ final class PromptGeneratorGradTests: XCTestCase {
         return worst
     }
 
+    /// g's parameters against finite differences of ⟨g(x, e), w⟩ for a fixed projection w of
+    /// g's [2, 8, 12, 12] output, after drawing non-default γ/β from `rng` so BatchNorm's affine
+    /// part is exercised.
+    func checkGenerator(_ g: PromptGenerator, rng: inout SeededRNG, x: Tensor, embedding e: Tensor? = nil,
+                        training: Bool = false, probes: Int = 3) -> (worst: Double, name: String) {
+        for p in g.store.parameters where p.shape.count == 1 {
+            try! g.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
+        }
+        let w = GradCheck.projection(for: [2, 8, 12, 12])
+        func loss() -> Double { GradCheck.dot(try! g.forward(x, embedding: e, training: training).0, w) }
+        return checkParameters(g.store, probes: probes, eps: 1e-2, loss: loss) {
+            let (_, cache) = try! g.forward(x, embedding: e, training: training)
+            try! g.backward(w, cache)
+        }
+    }
+
     func gradCheckG(depthwise: Bool, training: Bool) {
         var rng = SeededRNG(seed: 7)
         let g = PromptGenerator(variant: Self.tiny(depthwise: depthwise), embeddingChannels: 8, outputSize: 12,
                                 context: TestContexts.standard, rng: &rng)
-        // Non-default γ/β so BatchNorm's affine part is exercised.
-        for p in g.store.parameters where p.shape.count == 1 {
-            try! g.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
-        }
-        let x = analyticImage(2, 3, 64, 64)
-        let w = GradCheck.projection(for: [2, 8, 12, 12])
-        func loss() -> Double { GradCheck.dot(try! g.forward(x, training: training).0, w) }
-        let r = checkParameters(g.store, probes: 3, eps: 1e-2, loss: loss) {
-            let (_, cache) = try! g.forward(x, training: training)
-            try! g.backward(w, cache)
-        }
+        let r = checkGenerator(g, rng: &rng, x: analyticImage(2, 3, 64, 64), training: training)
         print("g FD (depthwise \(depthwise), training \(training)): worst relative error \(r.0) at \(r.1) over \(g.store.parameters.count) tensors")
         XCTAssertLessThan(r.0, 3e-2, "worst at \(r.1)")
     }
@@ -81,19 +87,14 @@ final class PromptGeneratorGradTests: XCTestCase {
         var rng = SeededRNG(seed: 11)
         let g = PromptGenerator(backbone: .hardnet(Self.tiny(depthwise: true)), input: input, embeddingChannels: 8,
                                 outputSize: 12, context: TestContexts.standard, rng: &rng)
-        for p in g.store.parameters where p.shape.count == 1 {
-            try! g.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
-        }
         XCTAssertEqual(g.store.parameters.contains { $0.name.hasPrefix("embedding_head.") }, true)
         XCTAssertEqual(g.store.parameters.contains { $0.name.hasPrefix("backbone.") }, input == .both)
+        // γ/β drawn before the embedding, as before this check shared its setup.
+        var gammas = rng
+        for p in g.store.parameters where p.shape.count == 1 { _ = Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5) }
         let x = analyticImage(2, 3, 64, 64)
         let e = Tensor.uniform([2, 8, side, side], rng: &rng, lo: -1, hi: 1)
-        let w = GradCheck.projection(for: [2, 8, 12, 12])
-        func loss() -> Double { GradCheck.dot(try! g.forward(x, embedding: e, training: false).0, w) }
-        let r = checkParameters(g.store, probes: 3, eps: 1e-2, loss: loss) {
-            let (_, cache) = try! g.forward(x, embedding: e, training: false)
-            try! g.backward(w, cache)
-        }
+        let r = checkGenerator(g, rng: &gammas, x: x, embedding: e)
         print("g FD (input \(input), embedding side \(side)): worst relative error \(r.0) at \(r.1) over \(g.store.parameters.count) tensors")
         XCTAssertLessThan(r.0, 3e-2, "worst at \(r.1)")
         // The fused inference path computes the same function.
@@ -113,16 +114,7 @@ final class PromptGeneratorGradTests: XCTestCase {
         var rng = SeededRNG(seed: 5)
         let g = PromptGenerator(backbone: .mobileNetV2, embeddingChannels: 8, outputSize: 12,
                                 context: TestContexts.standard, rng: &rng)
-        for p in g.store.parameters where p.shape.count == 1 {
-            try! g.store.set(p, Tensor.uniform(p.shape, rng: &rng, lo: 0.5, hi: 1.5))
-        }
-        let x = analyticImage(2, 3, 64, 64)
-        let w = GradCheck.projection(for: [2, 8, 12, 12])
-        func loss() -> Double { GradCheck.dot(try! g.forward(x, training: false).0, w) }
-        let r = checkParameters(g.store, probes: 2, eps: 1e-2, loss: loss) {
-            let (_, cache) = try! g.forward(x, training: false)
-            try! g.backward(w, cache)
-        }
+        let r = checkGenerator(g, rng: &rng, x: analyticImage(2, 3, 64, 64), probes: 2)
         print("g FD (MobileNetV2): worst relative error \(r.0) at \(r.1) over \(g.store.parameters.count) tensors")
         XCTAssertLessThan(r.0, 3e-2, "worst at \(r.1)")
     }

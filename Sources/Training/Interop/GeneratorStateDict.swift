@@ -39,9 +39,17 @@ public enum GeneratorStateDict {
     /// one does (for `embedding`, the backbone is the default one: it builds none).
     public static func detectVariant(_ source: any StateDictSource, context: ExecutionContext)
         -> (backbone: GeneratorBackbone, input: GeneratorInput)? {
-        // Tensor shapes tell them apart (the final block's input width differs between inputs).
-        let candidates = GeneratorBackbone.names.flatMap { n in [GeneratorInput.image, .both].map { (GeneratorBackbone.named(n)!, $0) } }
-            + [(GeneratorBackbone.named(TrainConfig.Generator().backbone)!, GeneratorInput.embedding)]
+        // The key families narrow the candidates before any g is built (a HarDNet-85 g is 24 M
+        // parameters); tensor shapes then tell the rest apart.
+        let keys = source.keys
+        let head = keys.contains { $0.hasPrefix("embedding_head.") }
+        let backbones: [GeneratorBackbone]
+        if keys.contains(where: { $0.hasPrefix("backbone.features.") }) { backbones = [.mobileNetV2] }
+        else if keys.contains(where: { $0.hasPrefix("backbone.base.") }) { backbones = [.hardnet39DS, .hardnet68, .hardnet85] }
+        else { backbones = [] }
+        let candidates: [(GeneratorBackbone, GeneratorInput)] = backbones.isEmpty
+            ? (head ? [(GeneratorBackbone.named(TrainConfig.Generator().backbone)!, .embedding)] : [])
+            : backbones.map { ($0, head ? GeneratorInput.both : .image) }
         for (v, input) in candidates {
             var rng = SeededRNG(seed: 0)
             let g = PromptGenerator(backbone: v, input: input, context: context, rng: &rng)
